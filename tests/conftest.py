@@ -1,0 +1,70 @@
+"""Shared fixtures: the CLI run in-process, watchlists written to a temporary folder, the shared corpus."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tosmon.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def tosmon() -> Callable[..., Outcome]:
+    """Run a tosmon command in-process, as a user would type it, and return its exit code and output."""
+
+    def run(*args: str | os.PathLike[str]) -> Outcome:
+        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        return Outcome(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def tosmon_process() -> Callable[..., subprocess.Popen[str]]:
+    """Start `python -m tosmon ...` as a real process (for signals, locks and schedules)."""
+
+    def start(*args: str | os.PathLike[str], **kwargs: object) -> subprocess.Popen[str]:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **kwargs.pop("env", {})}  # type: ignore[dict-item]
+        return subprocess.Popen(  # type: ignore[call-overload]
+            [sys.executable, "-m", "tosmon", *map(str, args)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
+        )
+
+    return start
+
+
+@pytest.fixture
+def watchlist_file(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a watchlist into a fresh folder; its store is `snapshots/` beside it."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / "watchlist.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared Open Terms Archive corpus; tests using it skip cleanly where it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    return CORPUS

@@ -1,0 +1,3 @@
+from tosmon.cli import main
+
+main()

@@ -1,0 +1,11 @@
+"""The `tosmon` command line: parses options, calls the core, renders results, maps errors to exit codes.
+
+Each command lives in its own module and registers itself on `main`.
+"""
+
+from __future__ import annotations
+
+from tosmon.cli import check, demo, diff  # noqa: F401  (registers the commands)
+from tosmon.cli.base import main
+
+__all__ = ["main"]

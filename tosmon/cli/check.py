@@ -1,0 +1,61 @@
+"""`tosmon check`: fetch every document of the watchlist, record what changed, report and flag."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tosmon.check import check
+from tosmon.cli.base import handle_errors, main, store_options, store_path
+from tosmon.cli.console import make_console, render_run
+from tosmon.flag import load_taxonomy
+from tosmon.models import CheckResult
+from tosmon.report import exit_code, run_to_json
+from tosmon.store import Store
+from tosmon.watchlist import load_watchlist
+
+
+@main.command("check")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
+@click.option(
+    "--wait",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another run holding the store.",
+)
+@handle_errors
+def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: float) -> None:
+    """Check every document once: fetch, extract, store, diff, flag and report."""
+    config = load_watchlist(watchlist)
+    store = Store(store_path(watchlist, snapshots)).open()
+    console = make_console()
+    err_console = make_console(stderr=True)
+    with store.lock(wait=wait):
+        if err_console.is_terminal and not as_json:
+            with Progress(
+                TextColumn("checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("check", total=len(config.documents))
+
+                def advance(_: CheckResult) -> None:
+                    bar.advance(task)
+
+                run = check(config.documents, store, taxonomy=load_taxonomy(config.flags), progress=advance)
+        else:
+            run = check(config.documents, store, taxonomy=load_taxonomy(config.flags))
+    if as_json:
+        click.echo(json.dumps(run_to_json(run), ensure_ascii=False, indent=2))
+    else:
+        render_run(console, run)
+    sys.exit(exit_code(run))

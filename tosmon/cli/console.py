@@ -1,0 +1,92 @@
+"""Rich rendering of results for people at a terminal. Colour only on a terminal; NO_COLOR honoured."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tosmon.diff import word_diff
+from tosmon.models import Change, CheckRun, Flag
+from tosmon.report import flag_title, safe_text
+
+STATUS_STYLE = {"new": "cyan", "unchanged": "dim", "changed": "yellow", "error": "bold red"}
+SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold red", "low": "yellow"}
+
+
+def out(text: str) -> Text:
+    """Page text made safe for the terminal: no control sequences, no markup."""
+    return Text(safe_text(text))
+
+
+def render_flag(console: Console, flag: Flag, where: str) -> None:
+    title = Text.assemble(
+        (f" {flag.severity.upper()} ", SEVERITY_STYLE.get(flag.severity, "bold red")),
+        " ",
+        (flag_title(flag), "bold"),
+        " in ",
+        out(where),
+    )
+    console.print(title)
+    if flag.heading:
+        console.print(Text.assemble("  under: ", out(flag.heading)), style="dim")
+    console.print(Text.assemble("  ", ("» ", "red"), out(flag.clause)))
+    console.print(
+        Text(f"  matched: {', '.join(safe_text(t) for t in flag.terms)}  (rule {flag.rule})", style="dim")
+    )
+
+
+def render_changes(console: Console, changes: tuple[Change, ...] | list[Change], limit: int = 40) -> None:
+    """Added text green, removed red and struck through, rewordings word by word ({+added+} [-removed-])."""
+    for change in changes[:limit]:
+        if change.kind == "added" and change.new:
+            console.print(Text.assemble(("  + ", "green"), (safe_text(change.new.text), "green")))
+        elif change.kind == "removed" and change.old:
+            console.print(Text.assemble(("  - ", "red"), (safe_text(change.old.text), "red strike")))
+        elif change.kind == "moved" and change.new:
+            console.print(
+                Text.assemble(("  ↕ ", "blue"), (safe_text(change.new.text), "dim"), (" (moved)", "blue"))
+            )
+        elif change.kind == "changed" and change.old and change.new:
+            line = Text("  ~ ", style="yellow")
+            for op, chunk in word_diff(change.old.text, change.new.text):
+                if op == 1:
+                    line.append("{+" + safe_text(chunk) + "+}", style="bold green")
+                elif op == -1:
+                    line.append("[-" + safe_text(chunk) + "-]", style="red strike")
+                else:
+                    line.append(safe_text(chunk))
+            console.print(line)
+    if len(changes) > limit:
+        console.print(f"  … and {len(changes) - limit} more changes", style="dim")
+
+
+def render_run(console: Console, run: CheckRun) -> None:
+    flagged = [(r, f) for r in run.results for f in r.flags]
+    if flagged:
+        console.rule(Text(f"{len(flagged)} flagged clause(s)", style="bold red"))
+        for result, flag in flagged:
+            render_flag(console, flag, result.document.id)
+            console.print(Text(f"  {result.document.url}", style="dim underline"))
+    table = Table(title="tosmon check", title_justify="left", show_lines=False)
+    table.add_column("Document")
+    table.add_column("Status")
+    table.add_column("Flags", justify="right")
+    table.add_column("Details", overflow="fold")
+    for result in run.results:
+        detail = result.error or (f"{len(result.changes)} clause change(s)" if result.changes else "")
+        table.add_row(
+            out(result.document.id),
+            Text(result.status, style=STATUS_STYLE[result.status]),
+            str(len(result.flags)) if result.flags else "",
+            out(detail),
+        )
+    console.print(table)
+    for result in run.results:
+        if result.changes:
+            console.rule(Text(safe_text(result.document.id), style="yellow"), align="left")
+            render_changes(console, result.changes)
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)

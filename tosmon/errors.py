@@ -1,0 +1,84 @@
+"""The exceptions tosmon raises, and the exit codes the command line maps them to.
+
+    TosmonError
+     ├── ConfigError      the watchlist is wrong (carries every problem found, with its place)
+     ├── FetchError       a document could not be fetched (one document, never the whole run)
+     ├── ExtractError     a page gave no usable text
+     ├── StoreError       the snapshot store is unreadable, damaged or locked
+     │    └── LockedError another run holds the store
+     └── NotifyError      a report could not be delivered
+
+Third-party exceptions are translated where they occur; no other module imports httpx's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every command; documented in the README and in `tosmon --help`."""
+
+    OK = 0  # nothing changed (check), texts are equal (diff)
+    CHANGED = 1  # a document changed or was new (check); the texts differ (diff)
+    FLAGGED = 2  # at least one new clause was flagged (check)
+    DOCUMENT_FAILED = 3  # some documents could not be checked; the others were
+    CONFIG = 4  # the watchlist is invalid: nothing was fetched
+    USAGE = 5  # wrong command-line arguments or an unreadable input file
+    STORE = 6  # the snapshot store is damaged or cannot be written
+    LOCKED = 7  # another tosmon run holds the store
+    NOTIFY = 8  # the emailed report could not be sent (it waits in the outbox)
+
+
+class TosmonError(Exception):
+    """Base of every error tosmon reports to its user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a configuration file, with the place it was found."""
+
+    file: str
+    line: int
+    column: int
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"{self.file}:{self.line}:{self.column}: {where}{self.what}"
+
+
+class ConfigError(TosmonError):
+    """The watchlist is invalid; `problems` lists every problem at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class FetchError(TosmonError):
+    """A document could not be fetched; `transient` failures are worth retrying."""
+
+    def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+
+class ExtractError(TosmonError):
+    """A fetched page gave no usable legal text."""
+
+
+class StoreError(TosmonError):
+    """The snapshot store cannot be read or written."""
+
+
+class LockedError(StoreError):
+    """Another tosmon run holds the store's lock."""
+
+
+class NotifyError(TosmonError):
+    """A report could not be delivered."""

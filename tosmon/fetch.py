@@ -1,0 +1,169 @@
+"""Fetch documents concurrently and politely, turning every failure into a FetchError.
+
+One httpx.AsyncClient serves the whole run; a global and a per-host limit keep tosmon polite;
+transient failures (5xx, 429, timeouts, resets) are retried with backoff, honouring Retry-After;
+bodies are streamed and capped so a hostile page cannot exhaust memory. httpx's exceptions stop
+here: the rest of tosmon only sees FetchError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from tosmon import __version__
+from tosmon.errors import FetchError
+from tosmon.models import Document, Snapshot
+
+USER_AGENT = f"tosmon/{__version__} (terms-of-service change monitor; +https://github.com/tosmon/tosmon)"
+MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 30.0
+    retries: int = 2
+    backoff: float = 1.0
+    max_bytes: int = 20_000_000
+    per_host: int = 2
+    total: int = 32
+    host_delay: float = 0.0
+    user_agent: str = USER_AGENT
+
+
+class Fetcher:
+    """Fetches documents within the run's concurrency limits."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: FetchSettings,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.now = now
+        self._total = asyncio.Semaphore(settings.total)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.per_host))
+
+    async def fetch(
+        self, document: Document, etag: str | None = None, last_modified: str | None = None
+    ) -> Snapshot | None:
+        """The document's current snapshot, or None when the server says it has not changed (304)."""
+        host = urlsplit(document.url).hostname or ""
+        attempt = 0
+        while True:
+            try:
+                async with self._total, self._hosts[host]:
+                    result = await self._fetch_once(document, etag, last_modified)
+                    if self.settings.host_delay:
+                        await asyncio.sleep(self.settings.host_delay)
+                    return result
+            except FetchError as error:
+                if not error.transient or attempt >= self.settings.retries:
+                    raise
+                attempt += 1
+                delay = self.settings.backoff * 2 ** (attempt - 1)
+                if error.retry_after is not None:
+                    delay = min(max(delay, error.retry_after), MAX_RETRY_AFTER)
+                await asyncio.sleep(delay)
+
+    async def _fetch_once(
+        self, document: Document, etag: str | None, last_modified: str | None
+    ) -> Snapshot | None:
+        headers = {
+            "User-Agent": self.settings.user_agent,
+            "Accept-Language": document.accept_language,
+            "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,*/*;q=0.5",
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with self.client.stream(
+                "GET", document.url, headers=headers, timeout=self.settings.timeout
+            ) as response:
+                if response.status_code == 304:
+                    return None
+                if response.status_code >= 400:
+                    raise _http_error(response)
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > self.settings.max_bytes:
+                        raise FetchError(
+                            f"response larger than {self.settings.max_bytes:,} bytes; not recorded"
+                        )
+                return Snapshot(
+                    requested_url=document.url,
+                    final_url=str(response.url),
+                    status=response.status_code,
+                    content_type=response.headers.get("content-type", ""),
+                    fetched_at=self.now(),
+                    body=bytes(body),
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                )
+        except httpx.TimeoutException as error:
+            raise FetchError(f"timed out ({type(error).__name__})", transient=True) from None
+        except httpx.TooManyRedirects:
+            raise FetchError("too many redirects (a redirect loop?)") from None
+        except httpx.ConnectError as error:
+            raise FetchError(
+                f"cannot connect: {_reason(error)}", transient=_transient_connect(error)
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+            raise FetchError(f"connection broken: {_reason(error)}", transient=True) from None
+        except httpx.DecodingError as error:
+            raise FetchError(f"undecodable response: {_reason(error)}") from None
+        except httpx.HTTPError as error:
+            raise FetchError(f"{type(error).__name__}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _transient_connect(error: httpx.ConnectError) -> bool:
+    text = str(error).lower()
+    # A name that does not resolve or a certificate that does not verify will not fix itself in seconds.
+    return not any(
+        word in text for word in ("name or service", "nodename", "getaddrinfo", "certificate", "ssl")
+    )
+
+
+def _http_error(response: httpx.Response) -> FetchError:
+    status = response.status_code
+    reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+    if status == 429 or status >= 500:
+        return FetchError(
+            reason, transient=True, retry_after=_retry_after(response.headers.get("retry-after"))
+        )
+    return FetchError(reason)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def new_client(settings: FetchSettings) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=settings.total, max_keepalive_connections=settings.total)
+    return httpx.AsyncClient(
+        follow_redirects=True, max_redirects=10, limits=limits, timeout=settings.timeout, http2=False
+    )

@@ -1,0 +1,141 @@
+"""The plain data that flows between the stages of the pipeline.
+
+Raw and clean stay apart: a `Snapshot` is the evidence (the bytes as fetched), a `Version` is the
+extracted text, recorded only when the text changed. A failure of one document is a `CheckResult`
+with `status="error"`, never an exception that stops the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Status = Literal["new", "unchanged", "changed", "error"]
+ChangeKind = Literal["added", "removed", "changed", "moved"]
+Category = str  # "ai", "training", "licensing" or a user-defined category
+
+
+@dataclass(frozen=True)
+class RangeSelector:
+    """Everything between two anchors, e.g. from `#terms` up to (not including) `footer`."""
+
+    start_before: str | None = None
+    start_after: str | None = None
+    end_before: str | None = None
+    end_after: str | None = None
+
+
+Selector = str | RangeSelector
+
+
+@dataclass(frozen=True)
+class Document:
+    """One legal page of one service, as declared in the watchlist."""
+
+    service: str
+    name: str  # the document type: "Terms of Service", "Privacy Policy", ...
+    url: str
+    select: tuple[Selector, ...] = ()
+    remove: tuple[Selector, ...] = ()
+    ignore: tuple[str, ...] = ()  # regular expressions of text to drop before comparing
+    accept_language: str = "en"
+    schedule: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A response body exactly as fetched, with what is needed to cite it."""
+
+    requested_url: str
+    final_url: str
+    status: int
+    content_type: str
+    fetched_at: datetime
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A sentence, list item or paragraph, with the headings it sits under (outermost first)."""
+
+    text: str
+    headings: tuple[str, ...] = ()
+
+    @property
+    def heading(self) -> str | None:
+        return " > ".join(self.headings) if self.headings else None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One clause-level difference between two versions of a document."""
+
+    kind: ChangeKind
+    old: Clause | None
+    new: Clause | None
+    words_added: tuple[str, ...] = ()
+    words_removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A new or changed clause that touches AI, model training or content licensing."""
+
+    category: Category
+    clause: str
+    heading: str | None
+    terms: tuple[str, ...]
+    severity: Literal["high", "medium", "low"] = "medium"
+    rule: str = ""  # which rule of the taxonomy decided the category
+    consent: Literal["opt-in", "opt-out"] | None = None
+    change: ChangeKind = "added"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "category": self.category,
+            "clause": self.clause,
+            "heading": self.heading,
+            "terms": list(self.terms),
+            "severity": self.severity,
+            "rule": self.rule,
+            "consent": self.consent,
+            "change": self.change,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check found for one document."""
+
+    document: Document
+    status: Status
+    changes: tuple[Change, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    error: str | None = None
+    version: str | None = None  # name of the version recorded by this check, if any
+    checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """All results of one run, in watchlist order."""
+
+    started_at: datetime
+    results: tuple[CheckResult, ...] = field(default_factory=tuple)
+
+    @property
+    def flags(self) -> list[tuple[Document, Flag]]:
+        return [(r.document, f) for r in self.results for f in r.flags]

@@ -1,0 +1,83 @@
+"""Render the results of a run for machines (JSON) and people (plain text).
+
+The JSON shape is a contract other tooling relies on (`schema_version` 1); it only ever grows.
+Terminal rendering lives in the CLI's console helper; e-mail rendering in notify.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tosmon.errors import ExitCode
+from tosmon.models import Change, CheckResult, CheckRun, Flag
+
+SCHEMA_VERSION = 1
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: str) -> str:
+    """Page text with control characters removed, so a page cannot drive the user's terminal."""
+    return CONTROL.sub("", text)
+
+
+def changes_to_json(changes: tuple[Change, ...] | list[Change]) -> dict[str, list[object]]:
+    return {
+        "added": [c.new.text for c in changes if c.kind == "added" and c.new],
+        "removed": [c.old.text for c in changes if c.kind == "removed" and c.old],
+        "changed": [
+            {"old": c.old.text, "new": c.new.text} for c in changes if c.kind == "changed" and c.old and c.new
+        ],
+        "moved": [c.new.text for c in changes if c.kind == "moved" and c.new],
+    }
+
+
+def result_to_json(result: CheckResult) -> dict[str, object]:
+    document = result.document
+    return {
+        "service": document.service,
+        "document": document.name,
+        "url": document.url,
+        "status": result.status,
+        "flags": [f.to_json() for f in result.flags],
+        "error": result.error,
+        "version": result.version,
+        "checked_at": result.checked_at.isoformat() if result.checked_at else None,
+        "changes": changes_to_json(result.changes),
+    }
+
+
+def run_to_json(run: CheckRun) -> dict[str, object]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "started_at": run.started_at.isoformat(),
+        "documents": [result_to_json(r) for r in run.results],
+    }
+
+
+def diff_to_json(changes: list[Change], flags: list[Flag]) -> dict[str, object]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        **changes_to_json(changes),
+        "flags": [f.to_json() for f in flags],
+    }
+
+
+def exit_code(run: CheckRun) -> ExitCode:
+    """Failures first (cron should hear about them), then flags, then plain changes."""
+    statuses = {r.status for r in run.results}
+    if "error" in statuses:
+        return ExitCode.DOCUMENT_FAILED
+    if run.flags:
+        return ExitCode.FLAGGED
+    if statuses & {"new", "changed"}:
+        return ExitCode.CHANGED
+    return ExitCode.OK
+
+
+def flag_title(flag: Flag) -> str:
+    """A few words that say what a flag is about, for subjects and headings."""
+    label = {"ai": "AI clause", "training": "AI training clause", "licensing": "content licensing clause"}
+    title = label.get(flag.category, f"{flag.category} clause")
+    if flag.consent:
+        title += f" ({flag.consent})"
+    return ("new " if flag.change == "added" else "changed ") + title

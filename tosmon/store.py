@@ -1,0 +1,288 @@
+"""The snapshot store: plain files a person can read, cite and commit to git.
+
+    <store>/
+      tosmon-store.json                  {"schema_version": 1}
+      .lock                              held by the run that writes
+      <service>/<document>/              file-safe names; document.json keeps the real ones
+        document.json                    {"service", "document", "url"}
+        raw/<stamp>.<ext>                a response body exactly as fetched (evidence)
+        raw/<stamp>.json                 its metadata: requested_url, final_url, status, content_type,
+                                         fetched_at, sha256, size, etag, last_modified
+        versions/<stamp>.md              the extracted text, recorded only when the text changed
+        versions/<stamp>.json            date, source, snapshot (raw file it came from), sha256, flags...
+        state.json                       what the next fetch needs (etag, last body hash)
+
+`<stamp>` is the UTC time of the fetch, `2026-11-26T04-00-00Z`. Every file is written to a
+temporary name and renamed into place, and a version's `.json` is written last: a version exists
+only once its metadata does, so an interrupted run never leaves a half version behind. Nothing is
+ever overwritten except state.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tosmon.errors import LockedError, StoreError
+from tosmon.models import Document, Snapshot
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "tosmon-store.json"
+RAW_EXTENSIONS = {
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/plain": "txt",
+    "application/pdf": "pdf",
+    "text/markdown": "md",
+    "application/json": "json",
+}
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """A recorded version of a document: its text and its metadata."""
+
+    name: str  # the stamp, also the file name without extension
+    date: datetime
+    path: Path  # the .md file
+    meta: dict[str, object]
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def source(self) -> str:
+        return str(self.meta.get("source", "fetch"))
+
+
+def slug(name: str) -> str:
+    """A file-safe name for a service or document: never a path, never hidden, never empty."""
+    cleaned = unicodedata.normalize("NFKC", name)
+    cleaned = re.sub(r"[^\w.-]+", "-", cleaned, flags=re.UNICODE).strip("-._")
+    cleaned = re.sub(r"-{2,}", "-", cleaned)
+    if len(cleaned.encode()) > 80 or not cleaned:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        cleaned = (cleaned.encode()[:60].decode("utf-8", "ignore").rstrip("-._") + "-" + digest).lstrip("-")
+    return cleaned
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+
+
+def parse_stamp(name: str) -> datetime:
+    return datetime.strptime(name[:20], "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=UTC)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers see all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise StoreError(f"{path}: cannot write: {error.strerror or error}") from None
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def write_json(path: Path, data: object) -> None:
+    write_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path}: unreadable: {error}") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{path}: expected a JSON object")
+    return data
+
+
+class Store:
+    """A directory of documents, their raw snapshots and their versions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def open(self) -> Store:
+        """Create the store if needed and refuse one written by a newer tosmon."""
+        schema = self.root / SCHEMA_FILE
+        if schema.exists():
+            version = read_json(schema).get("schema_version")
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{schema}: schema version {version} is not supported (expected {SCHEMA_VERSION})"
+                )
+        else:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"{self.root}: cannot create the store: {error.strerror}") from None
+            write_json(schema, {"schema_version": SCHEMA_VERSION})
+        return self
+
+    @contextlib.contextmanager
+    def lock(self, wait: float = 10.0) -> Iterator[None]:
+        """Hold the store for one run; wait up to `wait` seconds for another run to finish."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the whole run
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockedError(
+                            f"{self.root}: another tosmon run is using this store; "
+                            f"gave up after waiting {wait:g} s"
+                        ) from None
+                    time.sleep(0.1)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    def directory(self, document: Document) -> Path:
+        return self.root / slug(document.service) / slug(document.name)
+
+    def _describe(self, document: Document) -> Path:
+        directory = self.directory(document)
+        info = directory / "document.json"
+        wanted = {"service": document.service, "document": document.name, "url": document.url}
+        if not info.exists() or read_json(info) != wanted:
+            write_json(info, wanted)
+        return directory
+
+    # -- raw snapshots -----------------------------------------------------------------------
+
+    def record_snapshot(self, document: Document, snapshot: Snapshot) -> str:
+        """Keep the body as evidence (once per distinct body); return its path within the document."""
+        directory = self._describe(document)
+        last = self.last_snapshot(document)
+        if last is not None and last.get("sha256") == snapshot.sha256:
+            return str(last["file"])
+        kind = snapshot.content_type.split(";")[0].strip().lower()
+        name = self._free_name(directory / "raw", stamp(snapshot.fetched_at))
+        body_file = f"raw/{name}.{RAW_EXTENSIONS.get(kind, 'bin')}"
+        write_atomic(directory / body_file, snapshot.body)
+        write_json(
+            directory / "raw" / f"{name}.json",
+            {
+                "file": body_file,
+                "requested_url": snapshot.requested_url,
+                "final_url": snapshot.final_url,
+                "status": snapshot.status,
+                "content_type": snapshot.content_type,
+                "fetched_at": snapshot.fetched_at.astimezone(UTC).isoformat(),
+                "sha256": snapshot.sha256,
+                "size": len(snapshot.body),
+                "etag": snapshot.etag,
+                "last_modified": snapshot.last_modified,
+            },
+        )
+        return body_file
+
+    def snapshots(self, document: Document) -> list[dict[str, object]]:
+        """Metadata of every raw snapshot, oldest first."""
+        raw = self.directory(document) / "raw"
+        if not raw.is_dir():
+            return []
+        return [read_json(path) for path in sorted(raw.glob("[0-9]*.json"))]
+
+    def last_snapshot(self, document: Document) -> dict[str, object] | None:
+        raw = self.directory(document) / "raw"
+        metas = sorted(raw.glob("[0-9]*.json")) if raw.is_dir() else []
+        return read_json(metas[-1]) if metas else None
+
+    # -- versions ----------------------------------------------------------------------------
+
+    def versions(self, document: Document) -> list[StoredVersion]:
+        """Every recorded version, oldest first; a text without its metadata is not a version."""
+        directory = self.directory(document) / "versions"
+        if not directory.is_dir():
+            return []
+        found = []
+        for meta_path in sorted(directory.glob("[0-9]*.json")):
+            text_path = meta_path.with_suffix(".md")
+            if text_path.exists():
+                meta = read_json(meta_path)
+                found.append(
+                    StoredVersion(meta_path.stem, datetime.fromisoformat(str(meta["date"])), text_path, meta)
+                )
+        found.sort(key=lambda v: (v.date, v.name))
+        return found
+
+    def latest_version(self, document: Document) -> StoredVersion | None:
+        versions = self.versions(document)
+        return versions[-1] if versions else None
+
+    def record_version(
+        self,
+        document: Document,
+        text: str,
+        *,
+        date: datetime,
+        source: str = "fetch",
+        snapshot: str | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> str:
+        """Record a new version; its metadata is written last, which is what makes it exist."""
+        directory = self._describe(document) / "versions"
+        name = self._free_name(directory, stamp(date))
+        data = text.encode("utf-8")
+        write_atomic(directory / f"{name}.md", data)
+        write_json(
+            directory / f"{name}.json",
+            {
+                "date": date.astimezone(UTC).isoformat(),
+                "source": source,
+                "snapshot": snapshot,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                **(extra or {}),
+            },
+        )
+        return name
+
+    @staticmethod
+    def _free_name(directory: Path, name: str) -> str:
+        candidate, n = name, 1
+        while any(directory.glob(f"{candidate}.*")):
+            n += 1
+            candidate = f"{name}-{n}"
+        return candidate
+
+    # -- fetch state -------------------------------------------------------------------------
+
+    def state(self, document: Document) -> dict[str, object]:
+        path = self.directory(document) / "state.json"
+        return read_json(path) if path.exists() else {}
+
+    def save_state(self, document: Document, state: dict[str, object]) -> None:
+        write_json(self._describe(document) / "state.json", state)

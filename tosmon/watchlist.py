@@ -1,0 +1,422 @@
+"""Read and validate watchlist.yaml: which documents to watch, and how.
+
+Validation is strict and happens before anything is fetched. Every problem is collected and
+reported at once as `FILE:LINE:COL: where: what`. The YAML is walked as a node tree (not loaded
+into Python objects) so that each problem knows its place, aliases are refused (no alias bombs) and
+no tag can construct anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tosmon.errors import ConfigError, Problem
+from tosmon.extract import selector_problem
+from tosmon.models import Document, RangeSelector, Selector
+
+SMTP_SECURITY = ("starttls", "ssl", "none")
+RANGE_KEYS = {
+    "startBefore": "start_before",
+    "startAfter": "start_after",
+    "endBefore": "end_before",
+    "endAfter": "end_after",
+}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    smtp: SmtpSettings
+    sender: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    path: Path
+    documents: tuple[Document, ...]
+    schedule: tuple[str, ...] = ()
+    email: EmailSettings | None = None
+    flags: dict[str, object] = field(default_factory=dict)  # the user's own taxonomy additions
+
+    def find(self, document_id: str) -> Document:
+        for document in self.documents:
+            if document.id == document_id:
+                return document
+        raise KeyError(document_id)
+
+
+def load_watchlist(path: Path) -> Watchlist:
+    """Parse and validate a watchlist file; raise ConfigError listing every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([Problem(str(path), 1, 1, "", f"cannot read the watchlist: {error}")]) from None
+    return parse_watchlist(text, path)
+
+
+def parse_watchlist(text: str, path: Path) -> Watchlist:
+    checker = _Checker(str(path))
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ConfigError(
+            [Problem(str(path), line, col, "", f"invalid YAML: {error.problem or error}")]
+        ) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([Problem(str(path), 1, 1, "", f"invalid YAML: {error}")]) from None
+    if root is None:
+        raise ConfigError(
+            [Problem(str(path), 1, 1, "", "the watchlist is empty: expected a `services:` mapping")]
+        )
+    watchlist = checker.watchlist(root, path)
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return watchlist
+
+
+def _quote(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace('"', '\\"') + '"'
+
+
+class _Checker:
+    """Walks the YAML node tree, building the watchlist and collecting problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self._seen: set[int] = set()
+
+    def problem(self, node: yaml.Node, where: str, what: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, where, what))
+
+    def _once(self, node: yaml.Node, where: str) -> bool:
+        # The composer shares one node between an anchor and its aliases: refusing any node seen
+        # twice refuses aliases, and with them the billion-laughs expansion.
+        if id(node) in self._seen:
+            self.problem(node, where, "YAML aliases are not supported here")
+            return False
+        self._seen.add(id(node))
+        return True
+
+    def mapping(
+        self,
+        node: yaml.Node,
+        where: str,
+        allowed: Callable[[str], bool] | set[str] | None = None,
+    ) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if not self._once(node, where):
+            return []
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, where, f"expected a mapping, found {_kind(node)}")
+            return []
+        entries: list[tuple[str, yaml.Node, yaml.Node]] = []
+        keys: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                self.problem(key_node, where, "keys must be plain strings")
+                continue
+            key = key_node.value
+            if key in keys:
+                self.problem(key_node, where, f"duplicate key {key!r}")
+                continue
+            keys.add(key)
+            if isinstance(allowed, set) and key not in allowed:
+                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+                suggestion = (
+                    f" (did you mean {hint[0]!r}?)"
+                    if hint
+                    else f" (expected one of: {', '.join(sorted(allowed))})"
+                )
+                self.problem(key_node, _join(where, key), f"unknown key {key!r}{suggestion}")
+                continue
+            entries.append((key, key_node, value_node))
+        return entries
+
+    def string(self, node: yaml.Node, where: str, *, non_empty: bool = True) -> str | None:
+        if not self._once(node, where):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+            "tag:yaml.org,2002:str",
+            "tag:yaml.org,2002:int",
+        ):
+            self.problem(node, where, f"expected a string, found {_kind(node)}")
+            return None
+        if non_empty and not node.value.strip():
+            self.problem(node, where, "must not be empty")
+            return None
+        return node.value
+
+    def integer(self, node: yaml.Node, where: str, low: int, high: int) -> int | None:
+        if not self._once(node, where):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+            self.problem(node, where, f"expected a whole number, found {_kind(node)}")
+            return None
+        value = int(node.value, 0)
+        if not low <= value <= high:
+            self.problem(node, where, f"expected a number from {low} to {high}, found {value}")
+            return None
+        return value
+
+    def strings(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node]]:
+        """A string or a list of strings, as the watchlist accepts for selectors and recipients."""
+        if isinstance(node, yaml.SequenceNode):
+            if not self._once(node, where):
+                return []
+            result = []
+            for i, item in enumerate(node.value):
+                value = self.string(item, f"{where}[{i}]")
+                if value is not None:
+                    result.append((value, item))
+            return result
+        value = self.string(node, where)
+        return [(value, node)] if value is not None else []
+
+    def selectors(self, node: yaml.Node, where: str) -> tuple[Selector, ...]:
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if isinstance(node, yaml.SequenceNode):
+            if not self._once(node, where):
+                return ()
+            if not items:
+                self.problem(node, where, "must not be an empty list")
+        result: list[Selector] = []
+        for i, item in enumerate(items):
+            item_where = f"{where}[{i}]" if isinstance(node, yaml.SequenceNode) else where
+            if isinstance(item, yaml.MappingNode):
+                bounds: dict[str, str] = {}
+                for key, _, value_node in self.mapping(item, item_where, set(RANGE_KEYS)):
+                    css = self.css(value_node, _join(item_where, key))
+                    if css is not None:
+                        bounds[RANGE_KEYS[key]] = css
+                starts = [k for k in bounds if k.startswith("start")]
+                ends = [k for k in bounds if k.startswith("end")]
+                if len(starts) > 1 or len(ends) > 1 or not (starts or ends):
+                    self.problem(
+                        item,
+                        item_where,
+                        "a range needs at most one of startBefore/startAfter "
+                        "and at most one of endBefore/endAfter, and at least one",
+                    )
+                elif bounds:
+                    result.append(RangeSelector(**bounds))
+            else:
+                css = self.css(item, item_where)
+                if css is not None:
+                    result.append(css)
+        return tuple(result)
+
+    def css(self, node: yaml.Node, where: str) -> str | None:
+        value = self.string(node, where)
+        if value is None:
+            return None
+        problem = selector_problem(value)
+        if problem:
+            self.problem(node, where, f"invalid CSS selector {value!r}: {problem}")
+            return None
+        return value
+
+    def cron(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+        from apscheduler.triggers.cron import CronTrigger
+
+        result = []
+        for value, item in self.strings(node, where):
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as error:
+                self.problem(item, where, f"invalid cron expression {value!r}: {error}")
+            else:
+                result.append(value)
+        return tuple(result)
+
+    def url(self, node: yaml.Node, where: str) -> str | None:
+        value = self.string(node, where)
+        if value is not None and not re.match(r"https?://[^\s/?#]+", value, re.IGNORECASE):
+            self.problem(node, where, f"expected an http(s) URL, found {value!r}")
+            return None
+        return value
+
+    def addresses(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+        result = []
+        for value, item in self.strings(node, where):
+            if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value):
+                self.problem(item, where, f"expected an e-mail address, found {value!r}")
+            else:
+                result.append(value)
+        return tuple(result)
+
+    # -- the sections of the watchlist -------------------------------------------------------
+
+    def watchlist(self, root: yaml.Node, path: Path) -> Watchlist:
+        sections = {"services", "defaults", "schedule", "email", "flags"}
+        found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
+        defaults: dict[str, object] = {}
+        if "defaults" in found:
+            defaults = self.document_settings(found["defaults"][1], "defaults", {"accept_language", "ignore"})
+        schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
+        email = self.email(found["email"][1], "email") if "email" in found else None
+        flags: dict[str, object] = {}
+        if "flags" in found:
+            flags = (
+                yaml.safe_load(yaml.serialize(found["flags"][1]))
+                if self._once(found["flags"][1], "flags")
+                else {}
+            )
+            from tosmon.flag import taxonomy_problems
+
+            for what in taxonomy_problems(flags):
+                self.problem(found["flags"][1], "flags", what)
+        if "services" not in found:
+            self.problems.append(Problem(self.file, 1, 1, "", "missing the `services:` mapping"))
+            return Watchlist(path, ())
+        documents = self.services(found["services"][1], defaults)
+        return Watchlist(path, tuple(documents), schedule, email, flags)
+
+    def services(self, node: yaml.Node, defaults: dict[str, object]) -> list[Document]:
+        documents: list[Document] = []
+        for service, key_node, service_node in self.mapping(node, "services"):
+            where = _join("services", service)
+            if not service.strip():
+                self.problem(key_node, where, "a service needs a name")
+                continue
+            service_settings: dict[str, object] = {}
+            doc_entries = []
+            for name, doc_key, doc_node in self.mapping(service_node, where):
+                if name == "schedule":
+                    service_settings["schedule"] = self.cron(doc_node, _join(where, name))
+                elif name == "email":
+                    for key, _, value in self.mapping(doc_node, _join(where, name), {"to"}):
+                        service_settings["recipients"] = self.addresses(value, _join(where, name, key))
+                else:
+                    doc_entries.append((name, doc_key, doc_node))
+            if not doc_entries:
+                self.problem(service_node, where, "a service needs at least one document")
+            for name, doc_key, doc_node in doc_entries:
+                doc_where = _join(where, name)
+                if not name.strip():
+                    self.problem(doc_key, doc_where, "a document needs a name")
+                    continue
+                settings = {**defaults, **service_settings}
+                settings.update(self.document_settings(doc_node, doc_where, DOCUMENT_KEYS))
+                if "url" not in settings:
+                    if isinstance(doc_node, yaml.MappingNode):
+                        self.problem(doc_node, doc_where, "missing `url`")
+                    continue
+                documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
+        return documents
+
+    def document_settings(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, object]:
+        settings: dict[str, object] = {}
+        for key, _, value in self.mapping(node, where, allowed):
+            key_where = _join(where, key)
+            if key == "url":
+                url = self.url(value, key_where)
+                if url is not None:
+                    settings["url"] = url
+            elif key in ("select", "remove"):
+                settings[key] = self.selectors(value, key_where)
+            elif key == "ignore":
+                settings["ignore"] = tuple(
+                    self.pattern(v, n, key_where) for v, n in self.strings(value, key_where)
+                )
+            elif key == "accept_language":
+                language = self.string(value, key_where)
+                if language is not None:
+                    settings["accept_language"] = language
+            elif key == "schedule":
+                settings["schedule"] = self.cron(value, key_where)
+        return settings
+
+    def pattern(self, value: str, node: yaml.Node, where: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            self.problem(node, where, f"invalid regular expression {value!r}: {error}")
+        return value
+
+    def email(self, node: yaml.Node, where: str) -> EmailSettings | None:
+        found = {k: v for k, _, v in self.mapping(node, where, {"smtp", "from", "to"})}
+        smtp = None
+        if "smtp" in found:
+            smtp_fields = {
+                k: v
+                for k, _, v in self.mapping(
+                    found["smtp"], _join(where, "smtp"), {"host", "port", "security", "username"}
+                )
+            }
+            host = (
+                self.string(smtp_fields["host"], _join(where, "smtp", "host"))
+                if "host" in smtp_fields
+                else None
+            )
+            if "host" not in smtp_fields:
+                self.problem(found["smtp"], _join(where, "smtp"), "missing `host`")
+            port = (
+                self.integer(smtp_fields["port"], _join(where, "smtp", "port"), 1, 65535)
+                if "port" in smtp_fields
+                else None
+            )
+            security = "starttls"
+            if "security" in smtp_fields:
+                value = self.string(smtp_fields["security"], _join(where, "smtp", "security"))
+                if value is not None and value not in SMTP_SECURITY:
+                    self.problem(
+                        smtp_fields["security"],
+                        _join(where, "smtp", "security"),
+                        f"expected one of {', '.join(SMTP_SECURITY)}, found {value!r}",
+                    )
+                elif value is not None:
+                    security = value
+            username = (
+                self.string(smtp_fields["username"], _join(where, "smtp", "username"))
+                if "username" in smtp_fields
+                else None
+            )
+            if host is not None:
+                default_port = {"ssl": 465, "none": 25}.get(security, 587)
+                smtp = SmtpSettings(host, port or default_port, security, username)
+        else:
+            self.problem(node, where, "missing `smtp`")
+        sender = self.addresses(found["from"], _join(where, "from")) if "from" in found else ()
+        if "from" not in found:
+            self.problem(node, where, "missing `from`")
+        to = self.addresses(found["to"], _join(where, "to")) if "to" in found else ()
+        if smtp is None or not sender:
+            return None
+        return EmailSettings(smtp, sender[0], to)
+
+
+DOCUMENT_KEYS = {"url", "select", "remove", "ignore", "accept_language", "schedule"}
+
+
+def _join(where: str, *keys: str) -> str:
+    parts = [where] if where else []
+    parts.extend(_quote(k) for k in keys)
+    return ".".join(parts)
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    tag = node.tag.rsplit(":", 1)[-1]
+    if tag == "null":
+        return "nothing"
+    return f"{tag} {node.value!r}" if tag != "str" else f"string {node.value!r}"
