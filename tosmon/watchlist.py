@@ -18,6 +18,7 @@ import yaml
 
 from tosmon.errors import ConfigError, Problem
 from tosmon.extract import selector_problem
+from tosmon.fetch import FetchSettings
 from tosmon.models import Document, RangeSelector, Selector
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -51,6 +52,7 @@ class Watchlist:
     schedule: tuple[str, ...] = ()
     email: EmailSettings | None = None
     flags: dict[str, object] = field(default_factory=dict)  # the user's own taxonomy additions
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     def find(self, document_id: str) -> Document:
         for document in self.documents:
@@ -232,6 +234,21 @@ class _Checker:
             return None
         return value
 
+    def plain(self, node: yaml.Node, where: str) -> object:
+        """Plain strings, numbers, lists and mappings (for `flags:`), aliases refused."""
+        if not self._once(node, where):
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return {str(k.value): self.plain(v, _join(where, str(k.value))) for k, v in node.value}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:int":
+            return int(node.value, 0)
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
+        self.problem(node, where, f"expected a string, a number, a list or a mapping, found {_kind(node)}")
+        return None
+
     def cron(self, node: yaml.Node, where: str) -> tuple[str, ...]:
         from apscheduler.triggers.cron import CronTrigger
 
@@ -264,29 +281,62 @@ class _Checker:
     # -- the sections of the watchlist -------------------------------------------------------
 
     def watchlist(self, root: yaml.Node, path: Path) -> Watchlist:
-        sections = {"services", "defaults", "schedule", "email", "flags"}
+        sections = {"services", "defaults", "schedule", "email", "flags", "fetch"}
         found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
         defaults: dict[str, object] = {}
         if "defaults" in found:
             defaults = self.document_settings(found["defaults"][1], "defaults", {"accept_language", "ignore"})
         schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
         email = self.email(found["email"][1], "email") if "email" in found else None
+        fetch = self.fetch(found["fetch"][1]) if "fetch" in found else FetchSettings()
         flags: dict[str, object] = {}
         if "flags" in found:
-            flags = (
-                yaml.safe_load(yaml.serialize(found["flags"][1]))
-                if self._once(found["flags"][1], "flags")
-                else {}
-            )
+            plain = self.plain(found["flags"][1], "flags")
+            flags = plain if isinstance(plain, dict) else {}
             from tosmon.flag import taxonomy_problems
 
-            for what in taxonomy_problems(flags):
+            for what in taxonomy_problems(plain):
                 self.problem(found["flags"][1], "flags", what)
         if "services" not in found:
             self.problems.append(Problem(self.file, 1, 1, "", "missing the `services:` mapping"))
             return Watchlist(path, ())
         documents = self.services(found["services"][1], defaults)
-        return Watchlist(path, tuple(documents), schedule, email, flags)
+        self.unique_folders(documents, found["services"][1])
+        return Watchlist(path, tuple(documents), schedule, email, flags, fetch)
+
+    def fetch(self, node: yaml.Node) -> FetchSettings:
+        """Run-wide fetching limits: how long to wait, how often to retry, how many at once."""
+        limits = {  # key: (low, high, FetchSettings field)
+            "timeout": (1, 600, "timeout"),
+            "retries": (0, 10, "retries"),
+            "per_host": (1, 64, "per_host"),
+            "concurrency": (1, 1024, "total"),
+            "host_delay": (0, 3600, "host_delay"),
+            "max_bytes": (1024, 1 << 31, "max_bytes"),
+        }
+        values: dict[str, object] = {}
+        for key, _, value in self.mapping(node, "fetch", set(limits)):
+            low, high, name = limits[key]
+            number = self.integer(value, _join("fetch", key), low, high)
+            if number is not None:
+                values[name] = number
+        return FetchSettings(**values)  # type: ignore[arg-type]
+
+    def unique_folders(self, documents: list[Document], node: yaml.Node) -> None:
+        """Two documents must never share a folder of the store (names that differ only by punctuation)."""
+        from tosmon.store import slug
+
+        seen: dict[tuple[str, str], str] = {}
+        for document in documents:
+            folder = (slug(document.service), slug(document.name))
+            if folder in seen and seen[folder] != document.id:
+                self.problem(
+                    node,
+                    "services",
+                    f"{document.id!r} and {seen[folder]!r} would share the store folder "
+                    f"{'/'.join(folder)!r}: rename one",
+                )
+            seen.setdefault(folder, document.id)
 
     def services(self, node: yaml.Node, defaults: dict[str, object]) -> list[Document]:
         documents: list[Document] = []

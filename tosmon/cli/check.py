@@ -34,6 +34,7 @@ def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: 
     """Check every document once: fetch, extract, store, diff, flag and report."""
     config = load_watchlist(watchlist)
     store = Store(store_path(watchlist, snapshots)).open()
+    taxonomy = load_taxonomy(config.flags)
     console = make_console()
     err_console = make_console(stderr=True)
     with store.lock(wait=wait):
@@ -51,9 +52,11 @@ def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: 
                 def advance(_: CheckResult) -> None:
                     bar.advance(task)
 
-                run = check(config.documents, store, taxonomy=load_taxonomy(config.flags), progress=advance)
+                run = check(
+                    config.documents, store, taxonomy=taxonomy, settings=config.fetch, progress=advance
+                )
         else:
-            run = check(config.documents, store, taxonomy=load_taxonomy(config.flags))
+            run = check(config.documents, store, taxonomy=taxonomy, settings=config.fetch)
     if as_json:
         click.echo(json.dumps(run_to_json(run), ensure_ascii=False, indent=2))
     else:
