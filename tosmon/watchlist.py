@@ -73,6 +73,12 @@ def load_watchlist(path: Path) -> Watchlist:
 def parse_watchlist(text: str, path: Path) -> Watchlist:
     checker = _Checker(str(path))
     try:
+        # Aliases are refused before anything is composed: no alias bomb ever expands.
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                checker.problem_at(event.start_mark, "", "YAML aliases are not supported in a watchlist")
+        if checker.problems:
+            raise ConfigError(checker.problems)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -102,20 +108,12 @@ class _Checker:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
-        self._seen: set[int] = set()
 
     def problem(self, node: yaml.Node, where: str, what: str) -> None:
-        mark = node.start_mark
-        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, where, what))
+        self.problem_at(node.start_mark, where, what)
 
-    def _once(self, node: yaml.Node, where: str) -> bool:
-        # The composer shares one node between an anchor and its aliases: refusing any node seen
-        # twice refuses aliases, and with them the billion-laughs expansion.
-        if id(node) in self._seen:
-            self.problem(node, where, "YAML aliases are not supported here")
-            return False
-        self._seen.add(id(node))
-        return True
+    def problem_at(self, mark: yaml.Mark, where: str, what: str) -> None:
+        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, where, what))
 
     def mapping(
         self,
@@ -123,8 +121,6 @@ class _Checker:
         where: str,
         allowed: Callable[[str], bool] | set[str] | None = None,
     ) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        if not self._once(node, where):
-            return []
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, where, f"expected a mapping, found {_kind(node)}")
             return []
@@ -152,8 +148,6 @@ class _Checker:
         return entries
 
     def string(self, node: yaml.Node, where: str, *, non_empty: bool = True) -> str | None:
-        if not self._once(node, where):
-            return None
         if not isinstance(node, yaml.ScalarNode) or node.tag not in (
             "tag:yaml.org,2002:str",
             "tag:yaml.org,2002:int",
@@ -166,8 +160,6 @@ class _Checker:
         return node.value
 
     def integer(self, node: yaml.Node, where: str, low: int, high: int) -> int | None:
-        if not self._once(node, where):
-            return None
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
             self.problem(node, where, f"expected a whole number, found {_kind(node)}")
             return None
@@ -180,8 +172,6 @@ class _Checker:
     def strings(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node]]:
         """A string or a list of strings, as the watchlist accepts for selectors and recipients."""
         if isinstance(node, yaml.SequenceNode):
-            if not self._once(node, where):
-                return []
             result = []
             for i, item in enumerate(node.value):
                 value = self.string(item, f"{where}[{i}]")
@@ -193,11 +183,8 @@ class _Checker:
 
     def selectors(self, node: yaml.Node, where: str) -> tuple[Selector, ...]:
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        if isinstance(node, yaml.SequenceNode):
-            if not self._once(node, where):
-                return ()
-            if not items:
-                self.problem(node, where, "must not be an empty list")
+        if isinstance(node, yaml.SequenceNode) and not items:
+            self.problem(node, where, "must not be an empty list")
         result: list[Selector] = []
         for i, item in enumerate(items):
             item_where = f"{where}[{i}]" if isinstance(node, yaml.SequenceNode) else where
@@ -236,8 +223,6 @@ class _Checker:
 
     def plain(self, node: yaml.Node, where: str) -> object:
         """Plain strings, numbers, lists and mappings (for `flags:`), aliases refused."""
-        if not self._once(node, where):
-            return None
         if isinstance(node, yaml.MappingNode):
             return {str(k.value): self.plain(v, _join(where, str(k.value))) for k, v in node.value}
         if isinstance(node, yaml.SequenceNode):
@@ -365,7 +350,7 @@ class _Checker:
                 settings = {**defaults, **service_settings}
                 settings.update(self.document_settings(doc_node, doc_where, DOCUMENT_KEYS))
                 if "url" not in settings:
-                    if isinstance(doc_node, yaml.MappingNode):
+                    if isinstance(doc_node, yaml.MappingNode) and "url" not in _keys(doc_node):
                         self.problem(doc_node, doc_where, "missing `url`")
                     continue
                 documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
@@ -459,6 +444,10 @@ def _join(where: str, *keys: str) -> str:
     parts = [where] if where else []
     parts.extend(_quote(k) for k in keys)
     return ".".join(parts)
+
+
+def _keys(node: yaml.MappingNode) -> set[str]:
+    return {key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
 
 
 def _kind(node: yaml.Node) -> str:

@@ -1,0 +1,60 @@
+"""A bad watchlist is refused before anything is fetched, with every problem at its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tosmon.errors import ExitCode
+from tosmon.watchlist import load_watchlist
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "bad_watchlists.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_bad_watchlist_reports_each_problem_at_its_place(tosmon, watchlist_file, case: dict) -> None:
+    watchlist = watchlist_file(case["watchlist"])
+    outcome = tosmon("check", "--watchlist", watchlist)
+    assert outcome.code == ExitCode.CONFIG
+    assert outcome.stdout == ""
+    assert outcome.stderr.splitlines() == [line.format(file=watchlist) for line in case["errors"]]
+    assert not (watchlist.parent / "snapshots").exists()
+
+
+def test_shipped_watchlist_is_valid_and_covers_at_least_25_platforms() -> None:
+    watchlist = load_watchlist(Path(__file__).parent.parent / "watchlist.yaml")
+    services = {d.service for d in watchlist.documents}
+    assert len(services) >= 25
+    assert {"Terms of Service", "Privacy Policy"} <= {d.name for d in watchlist.documents}
+    assert all(d.url.startswith("https://") for d in watchlist.documents)
+
+
+def test_watchlist_shape_with_selectors_ranges_and_defaults(watchlist_file) -> None:
+    watchlist = load_watchlist(
+        watchlist_file("""
+defaults: {accept_language: de}
+services:
+  SoundCloud:
+    Terms of Service:
+      url: https://soundcloud.com/terms-of-use
+      select: "#content"
+      remove: [".cookie-banner"]
+    Privacy Policy:
+      url: https://soundcloud.com/pages/privacy
+      select: [{startBefore: "#terms", endBefore: footer}]
+      accept_language: en
+""")
+    )
+    terms, privacy = watchlist.documents
+    assert terms.id == "SoundCloud/Terms of Service"
+    assert terms.select == ("#content",) and terms.remove == (".cookie-banner",)
+    assert terms.accept_language == "de" and privacy.accept_language == "en"
+    assert privacy.select[0].start_before == "#terms" and privacy.select[0].end_before == "footer"
+
+
+def test_missing_watchlist_file_is_a_config_error(tosmon, tmp_path: Path) -> None:
+    outcome = tosmon("check", "--watchlist", tmp_path / "nope.yaml")
+    assert outcome.code == ExitCode.CONFIG
+    assert outcome.stderr.startswith(f"{tmp_path / 'nope.yaml'}:1:1: cannot read the watchlist:")
