@@ -81,3 +81,15 @@ def flag_title(flag: Flag) -> str:
     if flag.consent:
         title += f" ({flag.consent})"
     return ("new " if flag.change == "added" else "changed ") + title
+
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def flags_by_clause(flags: tuple[Flag, ...] | list[Flag]) -> list[list[Flag]]:
+    """Flags grouped by the clause they point at (one clause can touch several categories), most severe first."""
+    groups: dict[str, list[Flag]] = {}
+    for flag in flags:
+        groups.setdefault(flag.clause, []).append(flag)
+    ordered = [sorted(group, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)) for group in groups.values()]
+    return sorted(ordered, key=lambda group: SEVERITY_ORDER.get(group[0].severity, 3))

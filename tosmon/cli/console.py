@@ -8,7 +8,7 @@ from rich.text import Text
 
 from tosmon.diff import word_diff
 from tosmon.models import Change, CheckRun, Flag
-from tosmon.report import flag_title, safe_text
+from tosmon.report import flag_title, flags_by_clause, safe_text
 
 STATUS_STYLE = {"new": "cyan", "unchanged": "dim", "changed": "yellow", "error": "bold red"}
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold red", "low": "yellow"}
@@ -19,21 +19,24 @@ def out(text: str) -> Text:
     return Text(safe_text(text))
 
 
-def render_flag(console: Console, flag: Flag, where: str) -> None:
-    title = Text.assemble(
-        (f" {flag.severity.upper()} ", SEVERITY_STYLE.get(flag.severity, "bold red")),
-        " ",
-        (flag_title(flag), "bold"),
-        " in ",
-        out(where),
-    )
-    console.print(title)
-    if flag.heading:
-        console.print(Text.assemble("  under: ", out(flag.heading)), style="dim")
-    console.print(Text.assemble("  ", ("» ", "red"), out(flag.clause)))
-    console.print(
-        Text(f"  matched: {', '.join(safe_text(t) for t in flag.terms)}  (rule {flag.rule})", style="dim")
-    )
+def render_flags(console: Console, flags: tuple[Flag, ...] | list[Flag], where: str) -> None:
+    """One block per flagged clause: the most severe category names it, the others are listed."""
+    for group in flags_by_clause(flags):
+        first = group[0]
+        title = Text.assemble(
+            (f" {first.severity.upper()} ", SEVERITY_STYLE.get(first.severity, "bold red")),
+            " ",
+            (flag_title(first), "bold"),
+            " in ",
+            out(where),
+        )
+        console.print(title)
+        if first.heading:
+            console.print(Text.assemble("  under: ", out(first.heading)), style="dim")
+        console.print(Text.assemble("  ", ("» ", "red"), out(first.clause)))
+        for flag in group:
+            terms = ", ".join(safe_text(t) for t in flag.terms)
+            console.print(Text(f"  {flag.category}: {terms}  (rule {flag.rule})", style="dim"))
 
 
 def render_changes(console: Console, changes: tuple[Change, ...] | list[Change], limit: int = 40) -> None:
@@ -62,12 +65,13 @@ def render_changes(console: Console, changes: tuple[Change, ...] | list[Change],
 
 
 def render_run(console: Console, run: CheckRun) -> None:
-    flagged = [(r, f) for r in run.results for f in r.flags]
+    flagged = sum(len(flags_by_clause(r.flags)) for r in run.results)
     if flagged:
-        console.rule(Text(f"{len(flagged)} flagged clause(s)", style="bold red"))
-        for result, flag in flagged:
-            render_flag(console, flag, result.document.id)
-            console.print(Text(f"  {result.document.url}", style="dim underline"))
+        console.rule(Text(f"{flagged} flagged clause(s)", style="bold red"))
+        for result in run.results:
+            if result.flags:
+                render_flags(console, result.flags, result.document.id)
+                console.print(Text(f"  {result.document.url}", style="dim underline"))
     table = Table(title="tosmon check", title_justify="left", show_lines=False)
     table.add_column("Document")
     table.add_column("Status")

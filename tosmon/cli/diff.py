@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from tosmon.cli.base import fail, handle_errors, main
-from tosmon.cli.console import make_console, render_changes, render_flag
+from tosmon.cli.console import make_console, render_changes, render_flags
 from tosmon.diff import diff_versions
 from tosmon.errors import ExitCode
 from tosmon.extract import extract, selector_problem
@@ -55,8 +55,7 @@ def diff_command(
         click.echo(json.dumps(diff_to_json(changes, flags), ensure_ascii=False, indent=2))
     else:
         console = make_console()
-        for flag in flags:
-            render_flag(console, flag, str(new))
+        render_flags(console, flags, str(new))
         render_changes(console, changes, limit=10_000)
     sys.exit(ExitCode.CHANGED if changes else ExitCode.OK)
 
