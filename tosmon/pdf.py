@@ -29,7 +29,7 @@ LIST_MARKER = re.compile(r"^([•◦▪▫●○■□‣⁃∙·–—*-]|\(?\d
 BULLET = re.compile(r"^[•◦▪▫●○■□‣⁃∙·–—*]\s+")
 SENTENCE_END = re.compile(r"[.!?:;]['\")\]]?$")
 HEADING_RATIO = 1.15  # a line this much larger than the body text is a heading
-PARAGRAPH_GAP = 1.4  # a gap this much wider than the usual line spacing ends a paragraph
+PARAGRAPH_GAP = 1.3  # a gap this much wider than the usual line spacing ends a paragraph
 
 
 @dataclass
