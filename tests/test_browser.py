@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from test_pdf import make_pdf
 from werkzeug import Request, Response
 
 from tosmon.browser import Browser, find_chromium
@@ -239,3 +240,20 @@ def test_unknown_fetcher_is_a_watchlist_error_naming_the_place(watchlist_file, t
         f"{watchlist}:5:16: services.Example.Terms.fetcher: expected one of http, browser, auto, "
         "found 'chrome'\n"
     )
+
+
+def test_browser_fetcher_stores_a_pdf_as_the_file_itself(
+    chromium, httpserver: HTTPServer, watchlist_file, tosmon
+) -> None:
+    pdf = make_pdf(
+        [[[18, "bold", 72, 780, "Terms of Use"], [11, "regular", 72, 750, "You keep the rights."]]]
+    )
+    httpserver.expect_request("/terms.pdf").respond_with_data(pdf, content_type="application/pdf")
+    watchlist = watchlist_file(
+        f"services:\n  Example:\n    Terms:\n      url: {httpserver.url_for('/terms.pdf')}\n      fetcher: browser\n"
+    )
+
+    assert check_json(tosmon, watchlist)["status"] == "new"
+    assert version_texts(watchlist) == ["# Terms of Use\nYou keep the rights.\n"]
+    raw = watchlist.parent / "snapshots" / "Example" / "Terms" / "raw"
+    assert [path.read_bytes() for path in raw.glob("*.pdf")] == [pdf]  # not Chromium's PDF viewer

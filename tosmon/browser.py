@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from tosmon.errors import ExtractError, FetchError
-from tosmon.extract import extract, is_pdf
+from tosmon.extract import extract, is_html, is_pdf
 from tosmon.fetch import Fetcher, FetchSettings
 from tosmon.models import Document, RangeSelector, Snapshot
 
@@ -139,8 +139,17 @@ class Browser:
                         transient=response.status == 429 or response.status >= 500,
                         status=response.status,
                     )
-                await self._settle(page, document, timeout)
-                body = (await page.content()).encode("utf-8")
+                content_type = (response.headers.get("content-type", "") if response else "") or "text/html"
+                if is_html(content_type, b"") or response is None:
+                    await self._settle(page, document, timeout)
+                    body = (await page.content()).encode("utf-8")
+                    content_type = "text/html; charset=utf-8"
+                else:
+                    # A PDF opens in Chromium's viewer, whose page is not the document: ask for the file
+                    # itself, with the browser's cookies.
+                    download = await context.request.get(page.url, timeout=timeout)
+                    body = await download.body()
+                    content_type = download.headers.get("content-type", content_type)
                 final_url = page.url
             except TimeoutError:
                 raise FetchError(
@@ -156,7 +165,7 @@ class Browser:
             requested_url=document.url,
             final_url=final_url,
             status=response.status if response is not None else 200,
-            content_type="text/html; charset=utf-8",
+            content_type=content_type,
             fetched_at=self.now(),
             body=body,
         )
