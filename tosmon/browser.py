@@ -127,7 +127,7 @@ class Browser:
         timeout = self.settings.timeout * 1000
         async with self._pages:
             context = await browser.new_context(
-                locale=document.accept_language.split(",")[0],
+                locale=re.split(r"[,;]", document.accept_language)[0].strip(),
                 extra_http_headers={"Accept-Language": document.accept_language},
             )
             try:

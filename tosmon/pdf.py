@@ -72,7 +72,9 @@ def _read_lines(body: bytes) -> list[list[_Line]]:
         for number, page in enumerate(reader.pages):
             lines = [_Line(page=number)]
 
-            def visit(text: str, cm: list[float], tm: list[float], font: dict | None, size: float) -> None:
+            def visit(
+                text: str, cm: list[float], tm: list[float], font: dict[str, object] | None, size: float
+            ) -> None:
                 matrix = _multiply(tm, cm)
                 effective = size * math.hypot(matrix[2], matrix[3]) or size
                 bold = bool(BOLD_FONT.search(str((font or {}).get("/BaseFont", ""))))
@@ -111,9 +113,7 @@ def _drop_running_lines(pages: list[list[_Line]]) -> list[_Line]:
 
     running: set[str] = set()
     if len(pages) >= 3:
-        edges = Counter(
-            key(line) for page in pages for line in {id(x): x for x in page[:1] + page[-1:]}.values()
-        )
+        edges = Counter(text for page in pages if page for text in {key(page[0]), key(page[-1])})
         running = {text for text, count in edges.items() if count > len(pages) / 2}
     kept = []
     for page in pages:
@@ -129,21 +129,23 @@ def _blocks(lines: list[_Line]) -> list[str]:
     """Group lines into headings, list items and paragraphs, one per output line."""
     if not lines:
         return []
-    sizes = Counter()
+    sizes: Counter[float] = Counter()
     for line in lines:
-        sizes[round(line.size * 2) / 2] += line.chars
+        sizes[_rounded(line.size)] += line.chars
     body = sizes.most_common(1)[0][0]
+    # Where most of the text is bold, weight says nothing about headings.
+    bold_headings = sum(line.bold for line in lines) < sum(line.chars for line in lines) / 2
     heading_sizes = sorted((s for s in sizes if s > body * HEADING_RATIO), reverse=True)
     spacing = _line_spacing(lines)
     lengths = sorted(len(line.text.strip()) for line in lines)
     full = lengths[int(len(lengths) * 0.9)]  # the length of a line that runs to the right margin
 
     def level(line: _Line) -> int:
-        size = round(line.size * 2) / 2
+        size = _rounded(line.size)
         if size in heading_sizes:
             return min(heading_sizes.index(size) + 1, 6)
         text = line.text.strip()
-        if line.is_bold and len(text) < 120 and not SENTENCE_END.search(text):
+        if bold_headings and line.is_bold and len(text) < 120 and not SENTENCE_END.search(text):
             return min(len(heading_sizes) + 1, 6)
         return 0
 
@@ -167,8 +169,9 @@ def _line_spacing(lines: list[_Line]) -> dict[float, float]:
         if before.page == after.page and abs(before.size - after.size) < 0.5 and before.y and after.y:
             gap = before.y - after.y
             if 0 < gap < 3 * before.size:
-                gaps.setdefault(round(before.size * 2) / 2, []).append(gap)
-    return {size: sorted(found)[len(found) // 2] for size, found in gaps.items()}
+                gaps.setdefault(_rounded(before.size), []).append(gap)
+    # Too few lines of a size say nothing about its spacing: the caller then assumes 1.2 times the size.
+    return {size: sorted(found)[len(found) // 2] for size, found in gaps.items() if len(found) >= 3}
 
 
 def _continues(
@@ -190,14 +193,20 @@ def _continues(
     if previous.y is None or line.y is None:
         return False
     gap = previous.y - line.y
-    usual = spacing.get(round(line.size * 2) / 2, line.size * 1.2)
+    usual = spacing.get(_rounded(line.size), line.size * 1.2)
     return 0 < gap <= usual * PARAGRAPH_GAP
+
+
+def _rounded(size: float) -> float:
+    """Font sizes to the half point: the same style drawn at 10.98 and 11.0 is one size."""
+    return round(size * 2) / 2
 
 
 def _render(depth: int, parts: list[str]) -> str:
     text = parts[0]
     for part in parts[1:]:
-        text += part if text.endswith("-") else " " + part
+        # "non-" + "exclusive": a word broken at its hyphen is joined without a space
+        text += part if re.search(r"\w-$", text) else " " + part
     if depth:
         return "#" * depth + " " + text
     return BULLET.sub("- ", text)
