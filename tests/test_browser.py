@@ -257,3 +257,21 @@ def test_browser_fetcher_stores_a_pdf_as_the_file_itself(
     assert version_texts(watchlist) == ["# Terms of Use\nYou keep the rights.\n"]
     raw = watchlist.parent / "snapshots" / "Example" / "Terms" / "raw"
     assert [path.read_bytes() for path in raw.glob("*.pdf")] == [pdf]  # not Chromium's PDF viewer
+
+
+def test_combined_document_renders_each_page_in_the_browser(
+    chromium, httpserver, app, watchlist_file, tosmon
+) -> None:
+    httpserver.expect_request("/privacy").respond_with_data(
+        "<html><body><main id='terms'><p>We keep your data for a year.</p></main></body></html>",
+        content_type="text/html",
+    )
+    watchlist = watchlist_file(
+        "services:\n  Example:\n    Terms:\n      select: '#terms'\n      fetcher: browser\n      combine:\n"
+        f"        - url: {httpserver.url_for('/terms')}\n        - url: {httpserver.url_for('/privacy')}\n"
+    )
+
+    assert check_json(tosmon, watchlist)["status"] == "new"
+    assert version_texts(watchlist) == [
+        "# Terms of Service\nYou keep the rights to your content.\n\nWe keep your data for a year.\n"
+    ]
