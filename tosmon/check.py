@@ -131,18 +131,19 @@ async def _check_combined(
     """A document spread over several pages: their texts, joined in order, make one version."""
     pages = [replace(document, url=p.url, select=p.select, remove=p.remove, parts=()) for p in document.parts]
 
-    async def fetch(page: Document) -> Snapshot:
-        try:
-            snapshot = await fetch_page(page, fetcher, browser)
-        except FetchError as error:
-            raise FetchError(f"{page.url}: {error.reason}") from None
-        assert snapshot is not None  # only a conditional request can be answered "not modified"
-        return snapshot
-
-    try:
-        snapshots = await asyncio.gather(*(fetch(page) for page in pages))
-    except FetchError as error:
-        return CheckResult(document, "error", error=error.reason, checked_at=fetcher.now())
+    fetched = await asyncio.gather(
+        *(fetch_page(page, fetcher, browser) for page in pages), return_exceptions=True
+    )
+    snapshots: list[Snapshot] = []
+    for page, outcome in zip(pages, fetched, strict=True):
+        if isinstance(outcome, FetchError):  # the first page that failed, in the document's order
+            return CheckResult(
+                document, "error", error=f"{page.url}: {outcome.reason}", checked_at=fetcher.now()
+            )
+        if isinstance(outcome, BaseException):
+            raise outcome  # a bug, not a fetch failure: check_async reports it as an internal error
+        assert outcome is not None  # no conditional request was sent, so no "304 Not Modified"
+        snapshots.append(outcome)
     fetched_at = max(s.fetched_at for s in snapshots)
     try:
         raw_files, texts = [], []

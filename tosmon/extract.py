@@ -139,9 +139,8 @@ def decode(body: bytes, content_type: str = "") -> str:
 
 def is_pdf(content_type: str, body: bytes) -> bool:
     """PDFs are often served as application/octet-stream: the magic number decides too."""
-    return content_type.split(";")[0].strip().lower() == "application/pdf" or body[:1024].lstrip().startswith(
-        b"%PDF-"
-    )
+    kind = content_type.split(";")[0].strip().lower()
+    return kind == "application/pdf" or body[:1024].lstrip().startswith(b"%PDF-")
 
 
 def is_html(content_type: str, body: bytes) -> bool:
