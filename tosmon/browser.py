@@ -139,8 +139,8 @@ class Browser:
                         transient=response.status == 429 or response.status >= 500,
                         status=response.status,
                     )
-                content_type = (response.headers.get("content-type", "") if response else "") or "text/html"
-                if is_html(content_type, b"") or response is None:
+                content_type = (response.headers.get("content-type") if response else None) or "text/html"
+                if is_html(content_type, b""):
                     await self._settle(page, document, timeout)
                     body = (await page.content()).encode("utf-8")
                     content_type = "text/html; charset=utf-8"
