@@ -10,10 +10,12 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
 
+from tosmon.browser import Browser, fetch_page
 from tosmon.diff import diff_versions
 from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.extract import apply_ignore, extract
@@ -51,7 +53,7 @@ def record(
     date: datetime,
     taxonomy: Taxonomy,
     source: str = "fetch",
-    snapshot: str | None = None,
+    snapshot: str | list[str] | None = None,
 ) -> CheckResult:
     """Compare `text` with the last version and record it if it changed; the core of every check."""
     previous = store.latest_version(document)
@@ -79,14 +81,18 @@ def record(
 
 
 async def _check_document(
-    fetcher: Fetcher, store: Store, document: Document, taxonomy: Taxonomy
+    fetcher: Fetcher, browser: Browser, store: Store, document: Document, taxonomy: Taxonomy
 ) -> CheckResult:
+    if document.parts:
+        return await _check_combined(fetcher, browser, store, document, taxonomy)
     state = store.state(document)
     fingerprint = rules_fingerprint(document)
     same_rules = state.get("rules") == fingerprint
     try:
-        snapshot = await fetcher.fetch(
+        snapshot = await fetch_page(
             document,
+            fetcher,
+            browser,
             etag=str(state["etag"]) if same_rules and state.get("etag") else None,
             last_modified=str(state["last_modified"]) if same_rules and state.get("last_modified") else None,
         )
@@ -119,6 +125,44 @@ async def _check_document(
         return CheckResult(document, "error", error=str(error), checked_at=snapshot.fetched_at)
 
 
+async def _check_combined(
+    fetcher: Fetcher, browser: Browser, store: Store, document: Document, taxonomy: Taxonomy
+) -> CheckResult:
+    """A document spread over several pages: their texts, joined in order, make one version."""
+    pages = [replace(document, url=p.url, select=p.select, remove=p.remove, parts=()) for p in document.parts]
+
+    fetched = await asyncio.gather(
+        *(fetch_page(page, fetcher, browser) for page in pages), return_exceptions=True
+    )
+    snapshots: list[Snapshot] = []
+    for page, outcome in zip(pages, fetched, strict=True):
+        if isinstance(outcome, FetchError):  # the first page that failed, in the document's order
+            return CheckResult(
+                document, "error", error=f"{page.url}: {outcome.reason}", checked_at=fetcher.now()
+            )
+        if isinstance(outcome, BaseException):
+            raise outcome  # a bug, not a fetch failure: check_async reports it as an internal error
+        assert outcome is not None  # no conditional request was sent, so no "304 Not Modified"
+        snapshots.append(outcome)
+    fetched_at = max(s.fetched_at for s in snapshots)
+    try:
+        raw_files, texts = [], []
+        for page, snapshot in zip(pages, snapshots, strict=True):
+            raw_files.append(store.record_snapshot(document, snapshot))
+            try:
+                text = page_text(page, snapshot)
+            except ExtractError as error:
+                raise ExtractError(f"{page.url}: {error}") from None
+            if not text.strip():
+                raise ExtractError(f"{page.url}: the page has no text (empty page?); not recorded")
+            texts.append(text)
+        return record(
+            store, document, "\n".join(texts), date=fetched_at, taxonomy=taxonomy, snapshot=raw_files
+        )
+    except (ExtractError, StoreError) as error:
+        return CheckResult(document, "error", error=str(error), checked_at=fetched_at)
+
+
 async def check_async(
     documents: tuple[Document, ...],
     store: Store,
@@ -126,6 +170,7 @@ async def check_async(
     taxonomy: Taxonomy,
     settings: FetchSettings,
     client: httpx.AsyncClient | None = None,
+    browser: Browser | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Progress | None = None,
 ) -> CheckRun:
@@ -133,10 +178,12 @@ async def check_async(
     own_client = client is None
     client = client or new_client(settings)
     fetcher = Fetcher(client, settings, now)
+    own_browser = browser is None
+    browser = browser or Browser(settings, now)  # starts Chromium only if a document needs it
 
     async def one(document: Document) -> CheckResult:
         try:
-            result = await _check_document(fetcher, store, document, taxonomy)
+            result = await _check_document(fetcher, browser, store, document, taxonomy)
         except Exception as error:
             result = CheckResult(
                 document, "error", error=f"internal error: {type(error).__name__}: {error}", checked_at=now()
@@ -150,6 +197,8 @@ async def check_async(
     finally:
         if own_client:
             await client.aclose()
+        if own_browser:
+            await browser.close()
     return CheckRun(started, tuple(results))
 
 

@@ -59,12 +59,20 @@ class ConfigError(TosmonError):
 
 
 class FetchError(TosmonError):
-    """A document could not be fetched; `transient` failures are worth retrying."""
+    """A document could not be fetched; `transient` failures are worth retrying; `status` is the HTTP one."""
 
-    def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+        self.status = status
         super().__init__(reason)
 
 

@@ -137,6 +137,12 @@ def decode(body: bytes, content_type: str = "") -> str:
     return dammit.unicode_markup
 
 
+def is_pdf(content_type: str, body: bytes) -> bool:
+    """PDFs are often served as application/octet-stream: the magic number decides too."""
+    kind = content_type.split(";")[0].strip().lower()
+    return kind == "application/pdf" or body[:1024].lstrip().startswith(b"%PDF-")
+
+
 def is_html(content_type: str, body: bytes) -> bool:
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/html", "application/xhtml+xml"):
@@ -157,6 +163,10 @@ def extract(
     remove: tuple[Selector, ...] = (),
 ) -> str:
     """The legal text of a page; raise ExtractError when a declared selector matches nothing."""
+    if is_pdf(content_type, body):
+        from tosmon.pdf import pdf_text  # pypdf costs 0.1 s to import: only when a PDF comes
+
+        return pdf_text(body)
     if not is_html(content_type, body):
         return normalize_text(decode(body, content_type))
     html = decode(body, content_type)

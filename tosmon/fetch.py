@@ -145,9 +145,12 @@ def _http_error(response: httpx.Response) -> FetchError:
     reason = f"HTTP {status} {response.reason_phrase}".rstrip()
     if status == 429 or status >= 500:
         return FetchError(
-            reason, transient=True, retry_after=_retry_after(response.headers.get("retry-after"))
+            reason,
+            transient=True,
+            retry_after=_retry_after(response.headers.get("retry-after")),
+            status=status,
         )
-    return FetchError(reason)
+    return FetchError(reason, status=status)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -28,6 +28,16 @@ class RangeSelector:
 
 
 Selector = str | RangeSelector
+FetcherKind = Literal["http", "browser", "auto"]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One page of a document spread over several pages, with its own (or the document's) selectors."""
+
+    url: str
+    select: tuple[Selector, ...] = ()
+    remove: tuple[Selector, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class Document:
     accept_language: str = "en"
     schedule: tuple[str, ...] = ()
     recipients: tuple[str, ...] = ()
+    fetcher: FetcherKind = "http"  # "browser" renders the page in Chromium; "auto" falls back to it
+    parts: tuple[Part, ...] = ()  # `combine:` pages joined in order into one text; `url` is the first
 
     @property
     def id(self) -> str:

@@ -185,7 +185,7 @@ class Store:
     def record_snapshot(self, document: Document, snapshot: Snapshot) -> str:
         """Keep the body as evidence (once per distinct body); return its path within the document."""
         directory = self._describe(document)
-        last = self.last_snapshot(document)
+        last = self.last_snapshot(document, snapshot.requested_url)
         if last is not None and last.get("sha256") == snapshot.sha256:
             return str(last["file"])
         kind = snapshot.content_type.split(";")[0].strip().lower()
@@ -216,10 +216,14 @@ class Store:
             return []
         return [read_json(path) for path in sorted(raw.glob("[0-9]*.json"))]
 
-    def last_snapshot(self, document: Document) -> dict[str, object] | None:
+    def last_snapshot(self, document: Document, url: str | None = None) -> dict[str, object] | None:
+        """The newest snapshot, or the newest of `url` (a combined document has one per page)."""
         raw = self.directory(document) / "raw"
-        metas = sorted(raw.glob("[0-9]*.json")) if raw.is_dir() else []
-        return read_json(metas[-1]) if metas else None
+        for path in sorted(raw.glob("[0-9]*.json"), reverse=True) if raw.is_dir() else []:
+            meta = read_json(path)
+            if url is None or meta.get("requested_url") == url:
+                return meta
+        return None
 
     # -- versions ----------------------------------------------------------------------------
 
@@ -250,7 +254,7 @@ class Store:
         *,
         date: datetime,
         source: str = "fetch",
-        snapshot: str | None = None,
+        snapshot: str | list[str] | None = None,  # a list for a document combined from several pages
         extra: dict[str, object] | None = None,
     ) -> str:
         """Record a new version; its metadata is written last, which is what makes it exist."""

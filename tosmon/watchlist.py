@@ -19,9 +19,10 @@ import yaml
 from tosmon.errors import ConfigError, Problem
 from tosmon.extract import selector_problem
 from tosmon.fetch import FetchSettings
-from tosmon.models import Document, RangeSelector, Selector
+from tosmon.models import Document, Part, RangeSelector, Selector
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+FETCHERS = ("http", "browser", "auto")
 RANGE_KEYS = {
     "startBefore": "start_before",
     "startAfter": "start_after",
@@ -270,7 +271,9 @@ class _Checker:
         found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
         defaults: dict[str, object] = {}
         if "defaults" in found:
-            defaults = self.document_settings(found["defaults"][1], "defaults", {"accept_language", "ignore"})
+            defaults = self.document_settings(
+                found["defaults"][1], "defaults", {"accept_language", "ignore", "fetcher"}
+            )
         schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
         email = self.email(found["email"][1], "email") if "email" in found else None
         fetch = self.fetch(found["fetch"][1]) if "fetch" in found else FetchSettings()
@@ -349,9 +352,17 @@ class _Checker:
                     continue
                 settings = {**defaults, **service_settings}
                 settings.update(self.document_settings(doc_node, doc_where, DOCUMENT_KEYS))
+                if "combine" in settings:
+                    if "url" in settings:
+                        self.problem(doc_node, doc_where, "give either `url` or `combine`, not both")
+                        continue
+                    settings["parts"] = _parts(settings.pop("combine"), settings)  # type: ignore[arg-type]
+                    if not settings["parts"]:
+                        continue
+                    settings["url"] = settings["parts"][0].url  # type: ignore[index]
                 if "url" not in settings:
-                    if isinstance(doc_node, yaml.MappingNode) and "url" not in _keys(doc_node):
-                        self.problem(doc_node, doc_where, "missing `url`")
+                    if isinstance(doc_node, yaml.MappingNode) and not {"url", "combine"} & _keys(doc_node):
+                        self.problem(doc_node, doc_where, "missing `url` (or `combine`)")
                     continue
                 documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
         return documents
@@ -376,7 +387,36 @@ class _Checker:
                     settings["accept_language"] = language
             elif key == "schedule":
                 settings["schedule"] = self.cron(value, key_where)
+            elif key == "fetcher":
+                fetcher = self.string(value, key_where)
+                if fetcher is not None and fetcher not in FETCHERS:
+                    self.problem(
+                        value, key_where, f"expected one of {', '.join(FETCHERS)}, found {fetcher!r}"
+                    )
+                elif fetcher is not None:
+                    settings["fetcher"] = fetcher
+            elif key == "combine":
+                settings["combine"] = self.combine(value, key_where)
         return settings
+
+    def combine(self, node: yaml.Node, where: str) -> list[dict[str, object]]:
+        """The pages of a document spread over several URLs: a list of `{url, select, remove}`."""
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(
+                node, where, f"expected a list of pages ({{url, select, remove}}), found {_kind(node)}"
+            )
+            return []
+        if not node.value:
+            self.problem(node, where, "must not be an empty list")
+        pages = []
+        for i, item in enumerate(node.value):
+            item_where = f"{where}[{i}]"
+            page = self.document_settings(item, item_where, {"url", "select", "remove"})
+            if "url" in page:
+                pages.append(page)
+            elif isinstance(item, yaml.MappingNode) and "url" not in _keys(item):
+                self.problem(item, item_where, "missing `url`")
+        return pages
 
     def pattern(self, value: str, node: yaml.Node, where: str) -> str:
         try:
@@ -437,7 +477,19 @@ class _Checker:
         return EmailSettings(smtp, sender[0], to)
 
 
-DOCUMENT_KEYS = {"url", "select", "remove", "ignore", "accept_language", "schedule"}
+DOCUMENT_KEYS = {"url", "select", "remove", "ignore", "accept_language", "schedule", "fetcher", "combine"}
+
+
+def _parts(pages: list[dict[str, object]], settings: dict[str, object]) -> tuple[Part, ...]:
+    """Each page keeps its own selectors, or inherits the document's."""
+    return tuple(
+        Part(
+            str(page["url"]),
+            page.get("select", settings.get("select", ())),  # type: ignore[arg-type]
+            page.get("remove", settings.get("remove", ())),  # type: ignore[arg-type]
+        )
+        for page in pages
+    )
 
 
 def _join(where: str, *keys: str) -> str:
