@@ -1,0 +1,216 @@
+"""Backfill a document's history from a web archive that speaks the Wayback Machine's CDX API.
+
+The archive is asked for the captures of the document's URL (`/cdx/search/cdx`), the original
+bytes of each capture are fetched (`/web/<timestamp>id_/<url>`), kept as raw snapshots dated by
+their capture, run through the same extraction as a nightly check and recorded as versions of
+source "archive", each compared with the version in force at its capture date.
+
+Politeness and resumption: one request at a time with a pause after each, retries with backoff
+through the fetcher; a capture whose digest was already fetched is not fetched again; progress is
+kept in `backfill.json` in the document's folder, written atomically after each capture, so an
+interrupted backfill continues where it stopped and a finished one is not redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from urllib.parse import urlencode
+
+import httpx
+
+from tosmon.check import page_text
+from tosmon.errors import ExtractError, FetchError, StoreError
+from tosmon.fetch import Fetcher, FetchSettings, new_client
+from tosmon.flag import Taxonomy
+from tosmon.history import record_at
+from tosmon.models import CheckResult, Document, Snapshot
+from tosmon.store import Store, read_json, write_json
+
+WAYBACK = "https://web.archive.org"
+STATE_FILE = "backfill.json"
+CDX_FIELDS = "timestamp,original,statuscode,digest,mimetype"
+POLITE = FetchSettings(retries=4, backoff=2.0, per_host=1, total=1, host_delay=1.0)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One capture listed by the archive's CDX index."""
+
+    timestamp: str  # YYYYMMDDhhmmss, UTC
+    original: str
+    digest: str
+    mimetype: str
+
+    @property
+    def date(self) -> datetime:
+        return datetime.strptime(self.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+    def url(self, archive: str) -> str:
+        """The capture's original bytes, without the archive's banner or rewritten links."""
+        return f"{archive}/web/{self.timestamp}id_/{self.original}"
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What one backfill did: captures listed, skipped as already done, fetched, and one result each."""
+
+    document: Document
+    listed: int
+    skipped: int
+    fetched: int
+    results: tuple[CheckResult, ...]
+
+
+def cdx_query(archive: str, url: str, since: date, until: date | None) -> str:
+    params = {"url": url, "from": since.strftime("%Y%m%d")}
+    if until is not None:
+        params["to"] = until.strftime("%Y%m%d")
+    params |= {"output": "json", "fl": CDX_FIELDS, "filter": "statuscode:200", "collapse": "digest"}
+    return f"{archive}/cdx/search/cdx?{urlencode(params)}"
+
+
+def parse_cdx(body: bytes, since: date, until: date | None) -> list[Capture]:
+    """Captures with status 200 in the date range, oldest first; the first row of the answer names the columns."""
+    try:
+        rows = json.loads(body) if body.strip() else []
+        if not rows:
+            return []
+        header = rows[0]
+        columns = {name: header.index(name) for name in ("timestamp", "original", "digest")}
+        status = header.index("statuscode") if "statuscode" in header else None
+        mimetype = header.index("mimetype") if "mimetype" in header else None
+        captures = [
+            Capture(
+                str(row[columns["timestamp"]]),
+                str(row[columns["original"]]),
+                str(row[columns["digest"]]),
+                str(row[mimetype]) if mimetype is not None else "",
+            )
+            for row in rows[1:]
+            if status is None or str(row[status]) == "200"
+        ]
+        for capture in captures:
+            capture.date  # noqa: B018 - validates the timestamp
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
+        raise FetchError(f"the archive's CDX answer is not the expected JSON table: {error}") from None
+    in_range = [c for c in captures if c.date.date() >= since and (until is None or c.date.date() <= until)]
+    return sorted(in_range, key=lambda c: c.timestamp)
+
+
+async def backfill_async(
+    store: Store,
+    document: Document,
+    *,
+    since: date,
+    until: date | None = None,
+    archive: str = WAYBACK,
+    taxonomy: Taxonomy,
+    settings: FetchSettings = POLITE,
+    client: httpx.AsyncClient | None = None,
+    progress: Callable[[Capture, CheckResult], None] | None = None,
+) -> BackfillResult:
+    archive = archive.rstrip("/")
+    own_client = client is None
+    client = client or new_client(settings)
+    fetcher = Fetcher(client, settings)
+    state_path = store.directory(document) / STATE_FILE
+    state = read_json(state_path) if state_path.exists() else {}
+    done: dict[str, str] = dict(state.get("done") or {})  # type: ignore[call-overload]
+    raw_by_digest: dict[str, str] = dict(state.get("raw") or {})  # type: ignore[call-overload]
+    results: list[CheckResult] = []
+    skipped = fetched = 0
+    try:
+        answer = await fetcher.fetch(replace(document, url=cdx_query(archive, document.url, since, until)))
+        captures = parse_cdx(answer.body if answer else b"", since, until)
+        for capture in captures:
+            if done.get(capture.timestamp) == capture.digest:
+                skipped += 1
+                continue
+            try:
+                snapshot, raw_file = _known(store, document, raw_by_digest.get(capture.digest), capture)
+                if snapshot is None:
+                    fetched_snapshot = await fetcher.fetch(replace(document, url=capture.url(archive)))
+                    if fetched_snapshot is None:
+                        raise FetchError("the archive answered 304 Not Modified to a plain request")
+                    fetched += 1
+                    snapshot = replace(fetched_snapshot, fetched_at=capture.date)
+                    raw_file = store.record_snapshot(document, snapshot)
+                text = page_text(document, snapshot)
+                if not text.strip():
+                    raise ExtractError("the capture has no text (empty page?); not recorded")
+                result = record_at(
+                    store,
+                    document,
+                    text,
+                    date=capture.date,
+                    taxonomy=taxonomy,
+                    source="archive",
+                    snapshot=raw_file,
+                )
+                done[capture.timestamp] = capture.digest
+                raw_by_digest[capture.digest] = raw_file
+                write_json(state_path, {"schema_version": 1, "done": done, "raw": raw_by_digest})
+            except (FetchError, ExtractError, StoreError) as error:
+                result = CheckResult(
+                    document, "error", error=f"capture {capture.timestamp}: {error}", checked_at=capture.date
+                )
+            results.append(result)
+            if progress:
+                progress(capture, result)
+    finally:
+        if own_client:
+            await client.aclose()
+    return BackfillResult(document, len(captures), skipped, fetched, tuple(results))
+
+
+def _known(
+    store: Store, document: Document, raw_file: str | None, capture: Capture
+) -> tuple[Snapshot | None, str]:
+    """The snapshot of a digest fetched before (for an earlier capture), read back from the store."""
+    if raw_file is None:
+        return None, ""
+    directory = store.directory(document)
+    meta_path = (directory / raw_file).with_suffix(".json")
+    if not meta_path.exists():
+        return None, ""
+    meta = read_json(meta_path)
+    body = (directory / raw_file).read_bytes()
+    snapshot = Snapshot(
+        requested_url=str(meta["requested_url"]),
+        final_url=str(meta["final_url"]),
+        status=int(meta["status"]),  # type: ignore[call-overload]
+        content_type=str(meta["content_type"]),
+        fetched_at=capture.date,
+        body=body,
+    )
+    return snapshot, raw_file
+
+
+def backfill(
+    store: Store,
+    document: Document,
+    *,
+    since: date,
+    until: date | None = None,
+    archive: str = WAYBACK,
+    taxonomy: Taxonomy,
+    settings: FetchSettings = POLITE,
+    progress: Callable[[Capture, CheckResult], None] | None = None,
+) -> BackfillResult:
+    """Record the archived versions of `document` captured between `since` and `until` (inclusive)."""
+    return asyncio.run(
+        backfill_async(
+            store,
+            document,
+            since=since,
+            until=until,
+            archive=archive,
+            taxonomy=taxonomy,
+            settings=settings,
+            progress=progress,
+        )
+    )
