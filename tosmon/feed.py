@@ -14,8 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from tosmon import __version__
-from tosmon.history import Entry
-from tosmon.models import Flag
+from tosmon.history import Entry, flag_from_json
 from tosmon.report import flag_title, safe_text
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -98,16 +97,7 @@ def summary(entry: Entry) -> str:
 
 
 def _flag_label(flag: dict[str, object]) -> str:
-    return flag_title(
-        Flag(
-            category=str(flag.get("category")),
-            clause="",
-            heading=None,
-            terms=(),
-            consent=flag.get("consent"),  # type: ignore[arg-type]
-            change=flag.get("change", "added"),  # type: ignore[arg-type]
-        )
-    )
+    return flag_title(flag_from_json(flag))
 
 
 def _counts(entry: Entry) -> str:

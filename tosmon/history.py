@@ -19,7 +19,7 @@ from tosmon.check import record
 from tosmon.diff import diff_versions
 from tosmon.errors import TosmonError
 from tosmon.flag import Taxonomy, flag_changes
-from tosmon.models import CheckResult, Document
+from tosmon.models import CheckResult, Document, Flag
 from tosmon.store import Store, StoredVersion, read_json
 
 CHANGE_KINDS = ("added", "removed", "changed", "moved")
@@ -109,6 +109,12 @@ def entry_to_json(entry: Entry, store: Store) -> dict[str, object]:
         "flags": list(entry.flags),
         "snapshot": snapshot,
     }
+
+
+def flag_from_json(data: dict[str, object]) -> Flag:
+    """A flag as recorded in a version's metadata, back as a Flag."""
+    fields = {k: v for k, v in data.items() if k in Flag.__dataclass_fields__}
+    return Flag(**{**fields, "terms": tuple(data.get("terms") or ())})  # type: ignore[arg-type]
 
 
 def find_document(documents: list[Document], name: str) -> Document:

@@ -15,12 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from tosmon.cli.base import handle_errors, main, store_options, store_path
-from tosmon.cli.console import make_console, out
+from tosmon.cli.console import make_console, out, render_flag
 from tosmon.errors import StoreError
 from tosmon.export import EXPORTERS
 from tosmon.feed import atom_feed, summary
 from tosmon.flag import Taxonomy, load_taxonomy
-from tosmon.history import Entry, entry_to_json, find_document, find_version, timeline
+from tosmon.history import Entry, entry_to_json, find_document, find_version, flag_from_json, timeline
 from tosmon.models import Document
 from tosmon.report import SCHEMA_VERSION, safe_text
 from tosmon.site import build_site
@@ -34,7 +34,7 @@ def open_history(watchlist: Path, snapshots: Path | None) -> tuple[Store, list[D
     root = store_path(watchlist, snapshots)
     if not root.is_dir():
         raise StoreError(f"{root}: no snapshot store there (run `tosmon check` first, or pass --snapshots)")
-    store = Store(root).open()
+    store = Store(root.resolve()).open()  # absolute paths in what is printed: they are citations
     documents = {d.id: d for d in store.documents()}
     documents |= {d.id: d for d in (config.documents if config else ())}
     return (
@@ -98,17 +98,11 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     console.print(table)
     for entry in entries:
         for flag in entry.flags:
-            console.print(
-                Text.assemble(
-                    (entry.version.date.astimezone(UTC).strftime("%Y-%m-%d "), "dim"),
-                    out(entry.document.id),
-                    ": ",
-                    out(str(flag.get("clause"))),
-                )
-            )
+            where = f"{entry.document.id} on {entry.version.date.astimezone(UTC):%Y-%m-%d}"
+            render_flag(console, flag_from_json(flag), where)
 
 
-@main.command("show")
+@main.command("show", context_settings={"ignore_unknown_options": True})  # so that -2 is a version
 @click.argument("document")
 @click.argument("version", required=False, default="latest", metavar="[latest|-N|DATE]")
 @store_options
