@@ -7,8 +7,9 @@ source "archive", each compared with the version in force at its capture date.
 
 Politeness and resumption: one request at a time with a pause after each, retries with backoff
 through the fetcher; a capture whose digest was already fetched is not fetched again; progress is
-kept in `backfill.json` in the document's folder, written atomically after each capture, so an
-interrupted backfill continues where it stopped and a finished one is not redone.
+kept in `backfill.json` in the document's folder, written atomically after each capture. A capture
+that still fails after the retries stops the backfill, since the captures after it must be compared
+with it: running the same command again continues from there, and a finished backfill is not redone.
 """
 
 from __future__ import annotations
@@ -161,6 +162,9 @@ async def backfill_async(
             results.append(result)
             if progress:
                 progress(capture, result)
+            if result.status == "error":
+                # Stop here: later captures must be compared with this one, so the next run resumes from it.
+                break
     finally:
         if own_client:
             await client.aclose()
