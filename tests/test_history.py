@@ -217,3 +217,18 @@ def test_versions_recorded_out_of_order_are_compared_with_their_predecessor_in_t
     assert versions[0]["flags"] == []
     assert "training" in {f["category"] for f in versions[1]["flags"]}
     assert versions[1]["previous"] == versions[0]["version"]
+
+
+HOSTILE_CLAUSE = (
+    '=1+1 <script>alert("x")</script> & Your Content may be used to train, develop and improve '
+    "artificial intelligence models.\x07"
+)
+
+
+def with_hostile_version(root: Path) -> Path:
+    """Two demo versions, then one whose new clause is markup, a formula and a control character."""
+    two_versions(root.parent)
+    store = Store(root).open()
+    text = store.latest_version(DOCUMENT).text + "\n" + HOSTILE_CLAUSE + "\n"  # type: ignore[union-attr]
+    record(store, DOCUMENT, text, date=datetime(2024, 6, 1, tzinfo=UTC), taxonomy=load_taxonomy())
+    return root
