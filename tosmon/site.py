@@ -105,7 +105,9 @@ def _version_section(store: Store, entry: Entry, folder: Path) -> str:
     parts.append(".</p>")
     if entry.previous is not None:
         changes = diff_versions(entry.previous.text, version.text)
-        flagged = {str(f.get("clause")): f for f in entry.flags}
+        flagged: dict[str, list[dict[str, object]]] = {}
+        for flag in entry.flags:
+            flagged.setdefault(str(flag.get("clause")), []).append(flag)
         parts.append(
             f'<table class="diff"><tr><th>Before ({_date(entry.previous.date)})</th>'
             f"<th>After ({_date(version.date)})</th></tr>"
@@ -116,7 +118,7 @@ def _version_section(store: Store, entry: Entry, folder: Path) -> str:
     return "\n".join(parts)
 
 
-def _diff_row(change: Change, flagged: dict[str, dict[str, object]]) -> str:
+def _diff_row(change: Change, flagged: dict[str, list[dict[str, object]]]) -> str:
     old = change.old.text if change.old else ""
     new = change.new.text if change.new else ""
     if change.kind == "changed":
@@ -125,9 +127,11 @@ def _diff_row(change: Change, flagged: dict[str, dict[str, object]]) -> str:
         after = "".join(e(chunk) if op == 0 else f"<ins>{e(chunk)}</ins>" for op, chunk in words if op >= 0)
     else:
         before, after = e(old), e(new)
-    flag = flagged.get(new)
-    if flag is not None:
-        label = f"flagged: {flag.get('category')} ({flag.get('severity')}) — {', '.join(map(str, flag.get('terms') or []))}"  # type: ignore[call-overload]
+    flags = flagged.get(new)
+    if flags:
+        kinds = ", ".join(f"{f.get('category')} ({f.get('severity')})" for f in flags)
+        terms = ", ".join(dict.fromkeys(str(t) for f in flags for t in f.get("terms") or []))  # type: ignore[attr-defined]
+        label = f"flagged: {kinds}; matched: {terms}"
         after = f'<mark class="flag"><span class="flag-label">{e(label)}</span>{after}</mark>'
     heading = change.new.heading if change.new else change.old.heading if change.old else None
     if heading:
