@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -53,10 +54,17 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
 @main.command("backfill")
 @click.argument("document")
 @click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First capture date (YYYY-MM-DD)."
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    required=True,
+    help="First capture date (YYYY-MM-DD).",
 )
 @click.option(
-    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last capture date, inclusive [default: today]."
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Last capture date, inclusive [default: today].",
 )
 @click.option(
     "--archive-url",
@@ -66,7 +74,7 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
 )
 @click.option(
     "--delay",
-    type=float,
+    type=click.FloatRange(min=0),
     default=1.0,
     show_default=True,
     help="Seconds to pause after each request to the archive.",
@@ -76,8 +84,8 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
 @handle_errors
 def backfill_command(
     document: str,
-    since: click.DateTime,
-    until: click.DateTime | None,
+    since: datetime,
+    until: datetime | None,
     archive_url: str,
     delay: float,
     watchlist: Path,
@@ -88,6 +96,8 @@ def backfill_command(
     check would have flagged it. An interrupted backfill continues where it stopped when run again."""
     if not archive_url.startswith(("http://", "https://")):
         fail(f"--archive-url: expected an http(s) URL, got {archive_url!r}", ExitCode.USAGE)
+    if until is not None and until < since:
+        fail(f"--until {until:%Y-%m-%d} is before --since {since:%Y-%m-%d}", ExitCode.USAGE)
     config = load_watchlist(watchlist)
     store = Store(store_path(watchlist, snapshots)).open()
     found = find_document(list(config.documents), document)
@@ -102,8 +112,8 @@ def backfill_command(
             result = backfill(
                 store,
                 found,
-                since=since.date(),  # type: ignore[attr-defined]
-                until=until.date() if until else None,  # type: ignore[attr-defined]
+                since=since.date(),
+                until=until.date() if until else None,
                 archive=archive_url,
                 taxonomy=load_taxonomy(config.flags),
                 settings=replace(POLITE, host_delay=delay),
