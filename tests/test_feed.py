@@ -55,7 +55,8 @@ def test_document_feed_has_one_entry_per_version_newest_first(tosmon, tmp_path) 
     content = newest.find(f"{A}content")
     assert content is not None and content.get("type") == "xhtml"
     quoted = [q.text or "" for q in content.iter(f"{X}q")]
-    assert any(TRAINING_CLAUSE in q for q in quoted)
+    assert len([q for q in quoted if TRAINING_CLAUSE in q]) == 1  # flagged by two rules, quoted once
+    assert "new AI clause, new AI training clause" in [s.text for s in content.iter(f"{X}strong")]
     assert entries[1].findtext(f"{A}title") == "Tunehaven/Terms of Use: first recorded version"
 
 

@@ -22,8 +22,6 @@ XHTML = "http://www.w3.org/1999/xhtml"
 MAX_ENTRIES = 100  # the newest versions; a feed is for following, the export is for the whole history
 NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
-ET.register_namespace("", ATOM)
-
 
 def xml_text(text: str) -> str:
     """Page text XML 1.0 can carry: no control characters, no lone surrogates."""
@@ -37,11 +35,13 @@ def feed_id(name: str) -> str:
 def atom_feed(title: str, name: str, entries: list[Entry], *, now: datetime) -> bytes:
     """The feed of `entries` (newest first, at most MAX_ENTRIES); `name` makes its id, `now` dates an empty one."""
     newest = sorted(entries, key=lambda e: e.version.date, reverse=True)[:MAX_ENTRIES]
-    feed = ET.Element(f"{{{ATOM}}}feed")
+    # Plain tags under an xmlns attribute: the usual `<feed xmlns=...>` form, without changing
+    # xml.etree's global prefix registry.
+    feed = ET.Element("feed", xmlns=ATOM)
     _text(feed, "id", feed_id(name))
     _text(feed, "title", xml_text(title))
     _text(feed, "updated", _date(newest[0].version.date if newest else now))
-    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    author = ET.SubElement(feed, "author")
     _text(author, "name", "tosmon")
     generator = _text(feed, "generator", "tosmon")
     generator.set("version", __version__)
@@ -56,7 +56,7 @@ def atom_feed(title: str, name: str, entries: list[Entry], *, now: datetime) -> 
 
 def _entry(entry: Entry) -> ET.Element:
     document, version = entry.document, entry.version
-    element = ET.Element(f"{{{ATOM}}}entry")
+    element = ET.Element("entry")
     _text(element, "id", feed_id(f"{document.id}#{version.name}"))
     _text(element, "title", xml_text(f"{document.id}: {summary(entry)}"))
     _text(element, "updated", _date(version.date))
@@ -64,22 +64,23 @@ def _entry(entry: Entry) -> ET.Element:
     _link(element, "alternate", document.url)
     if entry.snapshot:
         _link(element, "via", str(entry.snapshot.get("final_url", "")))
-    for flag in entry.flags:
-        category = ET.SubElement(element, f"{{{ATOM}}}category")
-        category.set("term", xml_text(str(flag.get("category"))))
-    content = ET.SubElement(element, f"{{{ATOM}}}content", type="xhtml")
-    div = ET.SubElement(content, f"{{{XHTML}}}div")
-    for flag in entry.flags:
-        paragraph = ET.SubElement(div, f"{{{XHTML}}}p")
-        strong = ET.SubElement(paragraph, f"{{{XHTML}}}strong")
-        strong.text = xml_text(_flag_label(flag))
-        where = f" under “{flag['heading']}”" if flag.get("heading") else ""
+    for term in dict.fromkeys(str(flag.get("category")) for flag in entry.flags):
+        ET.SubElement(element, "category", term=xml_text(term))
+    content = ET.SubElement(element, "content", type="xhtml")
+    div = ET.SubElement(content, "div", xmlns=XHTML)
+    by_clause: dict[str, list[dict[str, object]]] = {}
+    for flag in entry.flags:  # one paragraph per clause, however many rules flagged it
+        by_clause.setdefault(str(flag.get("clause", "")), []).append(flag)
+    for clause, flags in by_clause.items():
+        paragraph = ET.SubElement(div, "p")
+        strong = ET.SubElement(paragraph, "strong")
+        strong.text = xml_text(", ".join(dict.fromkeys(_flag_label(f) for f in flags)))
+        where = f" under “{flags[0]['heading']}”" if flags[0].get("heading") else ""
         strong.tail = xml_text(f"{where}: ")
-        quote = ET.SubElement(paragraph, f"{{{XHTML}}}q")
-        quote.text = xml_text(str(flag.get("clause", "")))
-    counts = ET.SubElement(div, f"{{{XHTML}}}p")
+        ET.SubElement(paragraph, "q").text = xml_text(clause)
+    counts = ET.SubElement(div, "p")
     counts.text = xml_text(_counts(entry).capitalize() + ".")
-    source = ET.SubElement(div, f"{{{XHTML}}}p")
+    source = ET.SubElement(div, "p")
     source.text = f"Source: {version.source}."
     if entry.snapshot:
         source.text += xml_text(
@@ -108,14 +109,14 @@ def _counts(entry: Entry) -> str:
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}")
+    element = ET.SubElement(parent, tag)
     element.text = text
     return element
 
 
 def _link(parent: ET.Element, rel: str, href: str) -> None:
     if href.startswith(("http://", "https://", "file://")):
-        ET.SubElement(parent, f"{{{ATOM}}}link", rel=rel, href=xml_text(href))
+        ET.SubElement(parent, "link", rel=rel, href=xml_text(href))
 
 
 def _date(moment: datetime) -> str:

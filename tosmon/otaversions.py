@@ -85,7 +85,6 @@ def read_repository(repository: Path) -> Iterator[Record]:
                 text = batch.stdout.read(int(header[2]))
                 batch.stdout.read(1)  # the newline after each object
                 yield Record(parts[0], parts[1][: -len(".md")], commit, date, name, text)
-        batch.stdin.close()
 
 
 def repository_address(repository: Path) -> str:
