@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,8 +17,10 @@ import pytest
 from test_history import DOCUMENT, demo_page, recorded_store
 
 from tosmon.backfill import POLITE, backfill
+from tosmon.check import check
 from tosmon.flag import load_taxonomy
 from tosmon.store import Store
+from tosmon.watchlist import load_watchlist
 
 URL = DOCUMENT.url
 WATCHLIST = f"""services:
@@ -51,7 +53,9 @@ class Archive:
     """A Wayback-like archive on 127.0.0.1: the CDX index and the original bytes of each capture."""
 
     url: str = ""
+    original: str = URL  # the archived page's address
     captures: list[tuple[str, bytes]] = field(default_factory=lambda: list(CAPTURES))
+    live: bytes = b""  # what the page itself serves now, at /live/terms
     requests: list[str] = field(default_factory=list)
     failing: dict[str, int] = field(default_factory=dict)  # timestamp -> status answered instead
     busy: dict[str, int] = field(default_factory=dict)  # timestamp -> how many more 503 answers
@@ -66,7 +70,7 @@ class Archive:
         rows, last = [], None
         for timestamp, body in self.captures:
             row = {
-                "urlkey": "example,tunehaven)/legal/terms",
+                "urlkey": "example,tunehaven)/legal/terms",  # unused by tosmon, as in the real index
                 "timestamp": timestamp,
                 "original": query["url"][0],
                 "mimetype": "text/html",
@@ -74,7 +78,7 @@ class Archive:
                 "digest": digest(body),
                 "length": str(len(body)),
             }
-            if not start <= timestamp <= end or query["url"][0] != URL:
+            if not start <= timestamp <= end or query["url"][0] != self.original:
                 continue
             if "digest" in query.get("collapse", []) and row["digest"] == last:
                 continue
@@ -94,8 +98,11 @@ def archive() -> Iterator[Archive]:
             if parts.path == "/cdx/search/cdx":
                 self.answer(200, state.cdx(parse_qs(parts.query)), "application/json")
                 return
+            if parts.path == "/live/terms":
+                self.answer(200, state.live, "text/html; charset=utf-8")
+                return
             for timestamp, body in state.captures:
-                if self.path == f"/web/{timestamp}id_/{URL}":
+                if self.path == f"/web/{timestamp}id_/{state.original}":
                     status = state.failing.get(timestamp, 200)
                     if state.busy.get(timestamp):
                         state.busy[timestamp] -= 1
@@ -293,3 +300,49 @@ def test_archive_url_must_be_http(tosmon, watchlist_file) -> None:
         5,
         "Error: --archive-url: expected an http(s) URL, got 'ftp://mirror'\n",
     )
+
+
+def test_links_in_a_capture_point_at_the_page_not_at_the_archive(tosmon, watchlist_file, archive) -> None:
+    page = b'<main><h1>Terms</h1><p>Read our <a href="/privacy">privacy policy</a>.</p></main>'
+    archive.captures = [("20240101000000", page)]
+    watchlist = watchlist_file(WATCHLIST)
+    assert run_backfill(tosmon, watchlist, archive).code == 1
+    text = tosmon("show", "Tunehaven/Terms of Use", "--watchlist", watchlist).stdout
+    assert "[privacy policy](https://tunehaven.example/privacy)" in text
+
+
+CORPUS_DOCUMENTS = ["chatgpt--business-privacy-policy", "deepseek--privacy-policy", "vibe--commercial-terms"]
+
+
+@pytest.mark.parametrize("name", CORPUS_DOCUMENTS)
+def test_backfill_records_what_nightly_checks_recorded(corpus, tmp_path, archive, name) -> None:
+    """Real archived snapshots: backfilled, they give the versions and flags nightly checks gave."""
+    folder = corpus / "replay" / name
+    declaration = json.loads((folder / "declaration.json").read_text(encoding="utf-8"))
+    steps = [json.loads(line) for line in (folder / "steps.jsonl").read_text(encoding="utf-8").splitlines()]
+    pages = [(folder / "snapshots" / f"{step['i']:04d}.html").read_bytes() for step in steps]
+    dates = [datetime.fromisoformat(step["date"]) for step in steps]
+    archive.original = f"{archive.url}/live/terms"
+    settings = {
+        "url": archive.original,
+        **{k: declaration[k] for k in ("select", "remove") if declaration.get(k)},
+    }
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(json.dumps({"services": {"Corpus": {"Terms": settings}}}), encoding="utf-8")
+    config = load_watchlist(watchlist)
+    nightly = Store(tmp_path / "nightly").open()
+    for page, when in zip(pages, dates, strict=True):
+        archive.live = page
+        check(config.documents, nightly, now=lambda when=when: when)
+    archive.captures = [(f"{when:%Y%m%d%H%M%S}", page) for page, when in zip(pages, dates, strict=True)]
+    archived = Store(tmp_path / "archived").open()
+    backfill(
+        archived, config.documents[0], since=dates[0].date(), archive=archive.url,
+        taxonomy=load_taxonomy(), settings=replace(POLITE, host_delay=0),
+    )  # fmt: skip
+
+    def versions(store: Store) -> list[tuple[datetime, str, object]]:
+        return [(v.date, v.text, v.meta["flags"]) for v in store.versions(config.documents[0])]
+
+    assert versions(archived) == versions(nightly)
+    assert len(versions(archived)) == 1 + sum(step["text_changed"] for step in steps)

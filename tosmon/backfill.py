@@ -140,7 +140,9 @@ async def backfill_async(
                     fetched += 1
                     snapshot = replace(fetched_snapshot, fetched_at=capture.date)
                     raw_file = store.record_snapshot(document, snapshot)
-                text = page_text(document, snapshot)
+                # Links in the page resolve against the page's own address, not the archive's, so the
+                # text matches what a nightly check extracts from the live page.
+                text = page_text(document, replace(snapshot, final_url=capture.original))
                 if not text.strip():
                     raise ExtractError("the capture has no text (empty page?); not recorded")
                 result = record_at(
