@@ -66,7 +66,8 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     """The timeline of recorded versions of DOCUMENT ('Service/Document type'), or of every document.
 
     Each version shows its date, source (fetch, archive, import), size, clauses added, removed and
-    changed, and flags, and cites the raw snapshot it came from.
+    changed, and flags; with --json it also cites the raw snapshot it came from (file, sha256, URLs,
+    fetch date) and the file of its text.
     """
     store, timelines = select_timelines(watchlist, snapshots, document)
     entries = sorted(
