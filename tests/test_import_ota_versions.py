@@ -112,16 +112,23 @@ def test_import_gives_watched_documents_their_url(tosmon, watchlist_file, versio
     assert {(v["service"], v["url"]) for v in versions} == {("Tunehaven", DOCUMENT.url), ("Soundhill", "")}
 
 
-def test_import_cites_github_commits_for_a_repository_cloned_from_github(
+def test_import_cites_github_commits_without_the_remote_credentials(
     tosmon, tmp_path, versions_repository
 ) -> None:
     repository, commits = versions_repository
-    git(repository, "remote", "add", "origin", "https://github.com/OpenTermsArchive/demo-versions.git")
+    git(
+        repository,
+        "remote",
+        "add",
+        "origin",
+        "https://bot:s3cret@github.com/OpenTermsArchive/demo-versions.git",
+    )
     tosmon("import-ota-versions", repository, "--snapshots", tmp_path / "snapshots")
     citation = history(tosmon, tmp_path / "snapshots")[2]["snapshot"]["final_url"]
     assert citation == (
         f"https://github.com/OpenTermsArchive/demo-versions/blob/{commits[3]}/Tunehaven/Terms%20of%20Use.md"
     )
+    assert not [p for p in (tmp_path / "snapshots").rglob("*.json") if "s3cret" in p.read_text()]
 
 
 def test_import_of_a_folder_that_is_not_a_repository_is_one_line(tosmon, tmp_path) -> None:

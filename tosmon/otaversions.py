@@ -12,11 +12,11 @@ twice.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from tosmon.errors import StoreError, TosmonError
 from tosmon.flag import Taxonomy
@@ -93,7 +93,12 @@ def repository_address(repository: Path) -> str:
         origin = _git(repository, "remote", "get-url", "origin").decode().strip()
     except TosmonError:
         origin = ""
-    return origin.removesuffix(".git") if origin else repository.resolve().as_uri()
+    if not origin:
+        return repository.resolve().as_uri()
+    parts = urlsplit(origin)
+    if parts.username or parts.password:  # never record a token someone put in the remote's URL
+        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+    return urlunsplit(parts).removesuffix(".git")
 
 
 def citation(address: str, commit: str, file: str) -> str:
@@ -108,7 +113,6 @@ def import_versions(
     *,
     taxonomy: Taxonomy,
     known: dict[str, Document] | None = None,
-    progress: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
     """Record every version in `repository`, one result each; `known` gives watched documents' URLs."""
     address = repository_address(repository)
@@ -122,8 +126,6 @@ def import_versions(
         except (StoreError, UnicodeDecodeError) as error:
             result = CheckResult(document, "error", error=f"{item.file} at {item.commit[:12]}: {error}")
         results.append(result)
-        if progress:
-            progress(result)
     return results
 
 
