@@ -258,6 +258,8 @@ def test_backfill_into_a_document_fetched_later_keeps_time_order(tosmon, watchli
     ]
     assert [bool(v["flags"]) for v in versions] == [False, True, False, True, False]
     assert versions[-1]["previous"] == versions[-2]["version"]
+    # The same bytes as the later fetch, but each version cites a snapshot from its own date.
+    assert [v["snapshot"]["fetched_at"][:10] for v in versions] == [v["date"][:10] for v in versions]
 
 
 def test_broken_index_answer_is_one_clear_line(tosmon, watchlist_file, archive) -> None:

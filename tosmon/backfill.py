@@ -27,7 +27,7 @@ from tosmon.check import page_text
 from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy
-from tosmon.history import record_at
+from tosmon.history import record_at, snapshot_at
 from tosmon.models import CheckResult, Document, Snapshot
 from tosmon.store import Store, read_json, write_json
 
@@ -132,14 +132,14 @@ async def backfill_async(
                 skipped += 1
                 continue
             try:
-                snapshot, raw_file = _known(store, document, raw_by_digest.get(capture.digest), capture)
+                snapshot = _known(store, document, raw_by_digest.get(capture.digest), capture, archive)
                 if snapshot is None:
                     fetched_snapshot = await fetcher.fetch(replace(document, url=capture.url(archive)))
                     if fetched_snapshot is None:
                         raise FetchError("the archive answered 304 Not Modified to a plain request")
                     fetched += 1
                     snapshot = replace(fetched_snapshot, fetched_at=capture.date)
-                    raw_file = store.record_snapshot(document, snapshot)
+                raw_file = snapshot_at(store, document, snapshot)
                 # Links in the page resolve against the page's own address, not the archive's, so the
                 # text matches what a nightly check extracts from the live page.
                 text = page_text(document, replace(snapshot, final_url=capture.original))
@@ -174,26 +174,16 @@ async def backfill_async(
 
 
 def _known(
-    store: Store, document: Document, raw_file: str | None, capture: Capture
-) -> tuple[Snapshot | None, str]:
-    """The snapshot of a digest fetched before (for an earlier capture), read back from the store."""
-    if raw_file is None:
-        return None, ""
-    directory = store.directory(document)
-    meta_path = (directory / raw_file).with_suffix(".json")
-    if not meta_path.exists():
-        return None, ""
-    meta = read_json(meta_path)
-    body = (directory / raw_file).read_bytes()
-    snapshot = Snapshot(
-        requested_url=str(meta["requested_url"]),
-        final_url=str(meta["final_url"]),
-        status=int(meta["status"]),  # type: ignore[call-overload]
-        content_type=str(meta["content_type"]),
-        fetched_at=capture.date,
-        body=body,
+    store: Store, document: Document, raw_file: str | None, capture: Capture, archive: str
+) -> Snapshot | None:
+    """A capture whose digest was fetched before: its bytes, read back from the store, cited at its own address."""
+    path = store.directory(document) / raw_file if raw_file else None
+    if path is None or not path.exists():
+        return None
+    content_type = str(read_json(path.with_suffix(".json")).get("content_type", ""))
+    return Snapshot(
+        capture.url(archive), capture.url(archive), 200, content_type, capture.date, path.read_bytes()
     )
-    return snapshot, raw_file
 
 
 def backfill(

@@ -19,7 +19,7 @@ from tosmon.check import record
 from tosmon.diff import diff_versions
 from tosmon.errors import TosmonError
 from tosmon.flag import Taxonomy, flag_changes
-from tosmon.models import CheckResult, Document, Flag
+from tosmon.models import CheckResult, Document, Flag, Snapshot
 from tosmon.store import Store, StoredVersion, read_json
 
 CHANGE_KINDS = ("added", "removed", "changed", "moved")
@@ -160,7 +160,7 @@ def find_version(document: Document, versions: list[StoredVersion], spec: str) -
 
 
 class _AsOf(Store):
-    """The store as it stood at `date`: its latest version is the last one recorded on or before it."""
+    """The store as it stood at `date`: its latest version and snapshot are the last ones dated on or before it."""
 
     def __init__(self, store: Store, date: datetime) -> None:
         super().__init__(store.root)
@@ -169,6 +169,19 @@ class _AsOf(Store):
     def latest_version(self, document: Document) -> StoredVersion | None:
         earlier = [v for v in self.versions(document) if v.date <= self.date]
         return earlier[-1] if earlier else None
+
+    def last_snapshot(self, document: Document) -> dict[str, object] | None:
+        earlier = [
+            meta
+            for meta in self.snapshots(document)
+            if datetime.fromisoformat(str(meta["fetched_at"])) <= self.date
+        ]
+        return earlier[-1] if earlier else None
+
+
+def snapshot_at(store: Store, document: Document, snapshot: Snapshot) -> str:
+    """Keep a raw snapshot from the past, deduplicated against the one in force at its date, never a later one."""
+    return _AsOf(store, snapshot.fetched_at).record_snapshot(document, snapshot)
 
 
 def record_at(

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from tosmon.errors import StoreError, TosmonError
 from tosmon.flag import Taxonomy
-from tosmon.history import record_at
+from tosmon.history import record_at, snapshot_at
 from tosmon.models import CheckResult, Document, Snapshot
 from tosmon.store import Store
 
@@ -152,7 +152,7 @@ def _import_one(
         return CheckResult(document, "unchanged", checked_at=item.date)  # imported before
     if not text.strip():
         return CheckResult(document, "error", error=f"{item.file} at {item.commit[:12]}: empty file")
-    raw_file = store.record_snapshot(document, snapshot)
+    raw_file = snapshot_at(store, document, snapshot)
     result = record_at(
         store, document, text, date=item.date, taxonomy=taxonomy, source="import", snapshot=raw_file
     )
