@@ -204,12 +204,14 @@ def test_backfill_run_again_fetches_nothing_and_records_nothing(tosmon, watchlis
 
 def test_interrupted_backfill_continues_where_it_stopped(tosmon, watchlist_file, archive) -> None:
     watchlist = watchlist_file(WATCHLIST)
-    archive.failing["20240207120000"] = 404
-    first = run_backfill(tosmon, watchlist, archive)
-    assert first.code == 3
-    assert "2024-02-07 12:00 error: capture 20240207120000: HTTP 404 Not Found" in first.stderr
+    archive.busy["20240207120000"] = 100  # busy beyond the retries: the backfill stops there
+    first = backfill(
+        Store(watchlist.parent / "snapshots").open(), DOCUMENT, since=date(2023, 1, 1), until=date(2025, 12, 31),
+        archive=archive.url, taxonomy=load_taxonomy(), settings=replace(POLITE, host_delay=0, backoff=0.01),
+    )  # fmt: skip
+    assert [r.status for r in first.results] == ["new", "unchanged", "error"]
     assert [v["date"][:10] for v in history(tosmon, watchlist)] == ["2023-03-01"]
-    archive.failing.clear()
+    archive.busy.clear()
     archive.requests.clear()
     second = run_backfill(tosmon, watchlist, archive)
     assert second.code == 2
@@ -217,6 +219,29 @@ def test_interrupted_backfill_continues_where_it_stopped(tosmon, watchlist_file,
     versions = history(tosmon, watchlist)
     assert [v["date"][:10] for v in versions] == ["2023-03-01", "2024-02-07", "2024-06-01", "2025-01-01"]
     assert [bool(v["flags"]) for v in versions] == [False, True, False, True]
+
+
+def test_capture_the_archive_cannot_serve_is_reported_and_skipped(tosmon, watchlist_file, archive) -> None:
+    watchlist = watchlist_file(WATCHLIST)
+    archive.failing["20240207120000"] = 404
+    first = run_backfill(tosmon, watchlist, archive)
+    assert first.code == 3
+    assert "2024-02-07 12:00 error: capture 20240207120000: HTTP 404 Not Found" in first.stderr
+    versions = history(tosmon, watchlist)
+    assert [v["date"][:10] for v in versions] == ["2023-03-01", "2025-01-01"]  # 2024-06-01: as in 2023
+    assert [bool(v["flags"]) for v in versions] == [False, True]
+    archive.requests.clear()
+    assert run_backfill(tosmon, watchlist, archive).code == 0
+    assert captures_fetched(archive) == []
+
+
+def test_capture_without_text_is_reported_and_skipped(tosmon, watchlist_file, archive) -> None:
+    archive.captures = [("20230301040000", b"<html><body></body></html>"), ("20240207120000", demo_page(2))]
+    watchlist = watchlist_file(WATCHLIST)
+    outcome = run_backfill(tosmon, watchlist, archive)
+    assert outcome.code == 3
+    assert "capture 20230301040000: the capture has no text (empty page?); not recorded" in outcome.stderr
+    assert [v["date"][:10] for v in history(tosmon, watchlist)] == ["2024-02-07"]
 
 
 def test_backfill_retries_a_busy_archive(tmp_path, archive) -> None:

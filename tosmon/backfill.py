@@ -7,9 +7,11 @@ source "archive", each compared with the version in force at its capture date.
 
 Politeness and resumption: one request at a time with a pause after each, retries with backoff
 through the fetcher; a capture whose digest was already fetched is not fetched again; progress is
-kept in `backfill.json` in the document's folder, written atomically after each capture. A capture
-that still fails after the retries stops the backfill, since the captures after it must be compared
-with it: running the same command again continues from there, and a finished backfill is not redone.
+kept in `backfill.json` in the document's folder, written atomically after each capture. When the
+archive stays busy or unreachable after the retries, the backfill stops, since the captures after
+that one must be compared with it: running the same command again continues from there, and a
+finished backfill is not redone. A capture the archive cannot serve (a 404) or without any text is
+reported and skipped.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
-
-import httpx
 
 from tosmon.check import page_text
 from tosmon.errors import ExtractError, FetchError, StoreError
@@ -111,12 +111,10 @@ async def backfill_async(
     archive: str = WAYBACK,
     taxonomy: Taxonomy,
     settings: FetchSettings = POLITE,
-    client: httpx.AsyncClient | None = None,
     progress: Callable[[Capture, CheckResult], None] | None = None,
 ) -> BackfillResult:
     archive = archive.rstrip("/")
-    own_client = client is None
-    client = client or new_client(settings)
+    client = new_client(settings)
     fetcher = Fetcher(client, settings)
     state_path = store.directory(document) / STATE_FILE
     state = read_json(state_path) if state_path.exists() else {}
@@ -154,22 +152,26 @@ async def backfill_async(
                     source="archive",
                     snapshot=raw_file,
                 )
-                done[capture.timestamp] = capture.digest
                 raw_by_digest[capture.digest] = raw_file
-                write_json(state_path, {"schema_version": 1, "done": done, "raw": raw_by_digest})
+                stop = False
             except (FetchError, ExtractError, StoreError) as error:
                 result = CheckResult(
                     document, "error", error=f"capture {capture.timestamp}: {error}", checked_at=capture.date
                 )
+                # A busy archive or a failing disk stops the backfill: the captures after this one must be
+                # compared with it, so the next run resumes here. A capture the archive cannot serve (404)
+                # or that has no text is reported and skipped for good.
+                stop = isinstance(error, StoreError) or (isinstance(error, FetchError) and error.transient)
+            if not stop:
+                done[capture.timestamp] = capture.digest
+                write_json(state_path, {"schema_version": 1, "done": done, "raw": raw_by_digest})
             results.append(result)
             if progress:
                 progress(capture, result)
-            if result.status == "error":
-                # Stop here: later captures must be compared with this one, so the next run resumes from it.
+            if stop:
                 break
     finally:
-        if own_client:
-            await client.aclose()
+        await client.aclose()
     return BackfillResult(document, len(captures), skipped, fetched, tuple(results))
 
 

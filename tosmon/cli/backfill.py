@@ -8,16 +8,16 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.text import Text
 
 from tosmon.backfill import POLITE, WAYBACK, Capture, backfill
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
-from tosmon.cli.console import make_console, out, render_flag
+from tosmon.cli.console import make_console, render_flag
 from tosmon.errors import ExitCode, FetchError
 from tosmon.flag import load_taxonomy
 from tosmon.history import find_document
 from tosmon.models import CheckResult
 from tosmon.otaversions import import_versions
+from tosmon.report import safe_text
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 
@@ -101,11 +101,10 @@ def backfill_command(
     config = load_watchlist(watchlist)
     store = Store(store_path(watchlist, snapshots)).open()
     found = find_document(list(config.documents), document)
-    err = make_console(stderr=True)
 
     def progress(capture: Capture, result: CheckResult) -> None:
-        line = f"{capture.date:%Y-%m-%d %H:%M} {result.status}"
-        err.print(Text.assemble(line, (f": {result.error}" if result.error else "", "red")), highlight=False)
+        error = f": {safe_text(result.error)}" if result.error else ""
+        click.echo(f"{capture.date:%Y-%m-%d %H:%M} {result.status}{error}", err=True)
 
     with store.lock(wait=wait):
         try:
@@ -121,12 +120,10 @@ def backfill_command(
             )
         except FetchError as error:
             fail(f"{found.id}: the archive could not be queried: {error.reason}", ExitCode.DOCUMENT_FAILED)
-    err.print(
-        Text.assemble(
-            out(found.id),
-            f": {result.listed} capture(s) listed, {result.skipped} done before, {result.fetched} fetched",
-        ),
-        highlight=False,
+    click.echo(
+        f"{safe_text(found.id)}: {result.listed} capture(s) listed, {result.skipped} done before, "
+        f"{result.fetched} fetched",
+        err=True,
     )
     sys.exit(report(result.results))
 
