@@ -143,3 +143,14 @@ def test_import_of_a_folder_that_is_not_a_repository_is_one_line(tosmon, tmp_pat
 def test_import_of_a_missing_folder_names_it(tosmon, tmp_path) -> None:
     outcome = tosmon("import-ota-versions", tmp_path / "nowhere", "--snapshots", tmp_path / "snapshots")
     assert (outcome.code, outcome.stderr) == (5, f"Error: {tmp_path / 'nowhere'}: no such directory\n")
+
+
+def test_an_empty_file_is_reported_and_the_rest_imported(tosmon, tmp_path, versions_repository) -> None:
+    repository, _ = versions_repository
+    empty = commit(repository, {"Tunehaven/Cookie Policy.md": ""}, "2024-03-01T00:00:00Z", "First record")
+    outcome = tosmon("import-ota-versions", repository, "--snapshots", tmp_path / "snapshots")
+    assert outcome.code == 3
+    assert (
+        outcome.stderr == f"Tunehaven/Cookie Policy: Tunehaven/Cookie Policy.md at {empty[:12]}: empty file\n"
+    )
+    assert len(history(tosmon, tmp_path / "snapshots")) == 3

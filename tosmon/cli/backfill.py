@@ -146,4 +146,7 @@ def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: fl
         results = import_versions(
             store, path, taxonomy=load_taxonomy(config.flags if config else None), known=known
         )
+    for result in results:
+        if result.error:
+            click.echo(safe_text(f"{result.document.id}: {result.error}"), err=True)
     sys.exit(report(results))
