@@ -93,16 +93,16 @@ def _version_section(store: Store, entry: Entry, folder: Path) -> str:
     text_link = _href(version.path, folder)
     parts = [
         f'<section id="v-{e(version.name)}"><h3>{_date(version.date)}: {e(summary(entry))}</h3>',
-        f'<p class="meta">Source: {e(version.source)}. <a href="{text_link}">Text of this version</a>',
     ]
+    meta = f'<p class="meta">Source: {e(version.source)}. <a href="{text_link}">Text of this version</a>.'
     if entry.snapshot:
         raw = store.directory(entry.document) / str(entry.snapshot.get("file", ""))
-        parts.append(
-            f'. Raw snapshot: <a href="{_href(raw, folder)}">{e(entry.snapshot.get("file"))}</a>, '
+        meta += (
+            f' Raw snapshot: <a href="{_href(raw, folder)}">{e(entry.snapshot.get("file"))}</a>, '
             f"sha256 <code>{e(entry.snapshot.get('sha256'))}</code>, "
-            f"fetched {e(entry.snapshot.get('fetched_at'))} from {e(entry.snapshot.get('final_url'))}"
+            f"fetched {e(entry.snapshot.get('fetched_at'))} from {e(entry.snapshot.get('final_url'))}."
         )
-    parts.append(".</p>")
+    parts.append(meta + "</p>")
     if entry.previous is not None:
         changes = diff_versions(entry.previous.text, version.text)
         flagged: dict[str, list[dict[str, object]]] = {}
