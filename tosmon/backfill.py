@@ -34,7 +34,10 @@ from tosmon.store import Store, read_json, write_json
 WAYBACK = "https://web.archive.org"
 STATE_FILE = "backfill.json"
 CDX_FIELDS = "timestamp,original,statuscode,digest,mimetype"
-POLITE = FetchSettings(retries=4, backoff=2.0, per_host=1, total=1, host_delay=1.0)
+# The Wayback Machine answers 429 above about 24 requests a minute and blocks an address that keeps
+# going (edgi-govdata-archiving/wayback#153, #137): one request at a time, 2.5 s apart; a 429 that
+# outlasts the retries stops the backfill rather than insisting.
+POLITE = FetchSettings(retries=4, backoff=2.0, per_host=1, total=1, host_delay=2.5)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
 @click.option(
     "--delay",
     type=click.FloatRange(min=0),
-    default=1.0,
+    default=POLITE.host_delay,
     show_default=True,
     help="Seconds to pause after each request to the archive.",
 )
