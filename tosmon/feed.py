@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from tosmon import __version__
-from tosmon.history import Entry, flag_from_json
-from tosmon.report import flag_title, safe_text
+from tosmon.history import Entry, flag_label, summary
+from tosmon.report import safe_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -74,12 +74,11 @@ def _entry(entry: Entry) -> ET.Element:
     for clause, flags in by_clause.items():
         paragraph = ET.SubElement(div, "p")
         strong = ET.SubElement(paragraph, "strong")
-        strong.text = xml_text(", ".join(dict.fromkeys(_flag_label(f) for f in flags)))
+        strong.text = xml_text(", ".join(dict.fromkeys(flag_label(f) for f in flags)))
         where = f" under “{flags[0]['heading']}”" if flags[0].get("heading") else ""
         strong.tail = xml_text(f"{where}: ")
         ET.SubElement(paragraph, "q").text = xml_text(clause)
-    counts = ET.SubElement(div, "p")
-    counts.text = xml_text(_counts(entry).capitalize() + ".")
+    ET.SubElement(div, "p").text = xml_text(counts(entry).capitalize() + ".")
     source = ET.SubElement(div, "p")
     source.text = f"Source: {version.source}."
     if entry.snapshot:
@@ -87,25 +86,6 @@ def _entry(entry: Entry) -> ET.Element:
             f" Snapshot sha256 {entry.snapshot.get('sha256')}, {entry.snapshot.get('final_url')}"
         )
     return element
-
-
-def summary(entry: Entry) -> str:
-    """A title for a version: what was flagged, else how much changed."""
-    if entry.flags:
-        titles = dict.fromkeys(_flag_label(f) for f in entry.flags)
-        return ", ".join(titles)
-    return _counts(entry)
-
-
-def _flag_label(flag: dict[str, object]) -> str:
-    return flag_title(flag_from_json(flag))
-
-
-def _counts(entry: Entry) -> str:
-    if entry.previous is None:
-        return "first recorded version"
-    parts = [f"{n} clause(s) {kind}" for kind, n in entry.changes.items() if n]
-    return ", ".join(parts) or "no clause changed"
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:

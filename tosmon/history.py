@@ -20,6 +20,7 @@ from tosmon.diff import diff_versions
 from tosmon.errors import TosmonError
 from tosmon.flag import Taxonomy, flag_changes
 from tosmon.models import CheckResult, Document, Flag, Snapshot
+from tosmon.report import flag_title
 from tosmon.store import Store, StoredVersion, read_json
 
 CHANGE_KINDS = ("added", "removed", "changed", "moved")
@@ -115,6 +116,27 @@ def flag_from_json(data: dict[str, object]) -> Flag:
     """A flag as recorded in a version's metadata, back as a Flag."""
     fields = {k: v for k, v in data.items() if k in Flag.__dataclass_fields__}
     return Flag(**{**fields, "terms": tuple(data.get("terms") or ())})  # type: ignore[arg-type]
+
+
+def summary(entry: Entry) -> str:
+    """A title for a version: what was flagged, else how much changed."""
+    if entry.flags:
+        titles = dict.fromkeys(flag_label(f) for f in entry.flags)
+        return ", ".join(titles)
+    return counts(entry)
+
+
+def flag_label(flag: dict[str, object]) -> str:
+    """A recorded flag's few words: "new AI training clause (opt-out)"."""
+    return flag_title(flag_from_json(flag))
+
+
+def counts(entry: Entry) -> str:
+    """How much changed since the version before, in words."""
+    if entry.previous is None:
+        return "first recorded version"
+    parts = [f"{n} clause(s) {kind}" for kind, n in entry.changes.items() if n]
+    return ", ".join(parts) or "no clause changed"
 
 
 def find_document(documents: list[Document], name: str) -> Document:

@@ -15,8 +15,7 @@ from pathlib import Path
 from urllib.request import pathname2url
 
 from tosmon.diff import diff_versions, word_diff
-from tosmon.feed import summary
-from tosmon.history import Entry
+from tosmon.history import Entry, summary
 from tosmon.models import Change, Document
 from tosmon.report import safe_text
 from tosmon.store import Store, slug, write_atomic

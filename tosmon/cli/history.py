@@ -18,9 +18,17 @@ from tosmon.cli.base import handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, out, render_flag
 from tosmon.errors import StoreError
 from tosmon.export import EXPORTERS
-from tosmon.feed import atom_feed, summary
+from tosmon.feed import atom_feed
 from tosmon.flag import Taxonomy, load_taxonomy
-from tosmon.history import Entry, entry_to_json, find_document, find_version, flag_from_json, timeline
+from tosmon.history import (
+    Entry,
+    entry_to_json,
+    find_document,
+    find_version,
+    flag_from_json,
+    summary,
+    timeline,
+)
 from tosmon.models import Document
 from tosmon.report import SCHEMA_VERSION, safe_text
 from tosmon.site import build_site
