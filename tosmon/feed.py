@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from tosmon import __version__
-from tosmon.history import Entry, flag_label, summary
+from tosmon.history import Entry, counts, flag_label, summary
 from tosmon.report import safe_text
 
 ATOM = "http://www.w3.org/2005/Atom"
