@@ -180,6 +180,14 @@ class Store:
             write_json(info, wanted)
         return directory
 
+    def documents(self) -> list[Document]:
+        """Every document the store holds, as its document.json names it, sorted by id."""
+        found = []
+        for info in sorted(self.root.glob("*/*/document.json")):
+            data = read_json(info)
+            found.append(Document(str(data["service"]), str(data["document"]), str(data.get("url", ""))))
+        return sorted(found, key=lambda d: d.id)
+
     # -- raw snapshots -----------------------------------------------------------------------
 
     def record_snapshot(self, document: Document, snapshot: Snapshot) -> str:

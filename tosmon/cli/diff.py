@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
-from tosmon.cli.base import fail, handle_errors, main
+from tosmon.cli.base import fail, handle_errors, main, store_options
 from tosmon.cli.console import make_console, render_changes, render_flags
+from tosmon.cli.history import open_history
 from tosmon.diff import diff_versions
 from tosmon.errors import ExitCode
 from tosmon.extract import extract, selector_problem
 from tosmon.flag import flag_changes, load_taxonomy
+from tosmon.history import find_document, find_version
 from tosmon.report import diff_to_json, safe_text
 
 selector_option = click.option(
@@ -39,23 +41,64 @@ def read_text(path: Path, select: tuple[str, ...], remove: tuple[str, ...]) -> s
 
 
 @main.command("diff")
-@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("old", metavar="OLD|DOCUMENT")
+@click.argument("new", required=False)
 @selector_option
 @remove_option
+@click.option("--from", "from_", metavar="VERSION", help="Stored version to compare from (latest, -N, DATE).")
+@click.option("--to", "to", metavar="VERSION", help="Stored version to compare to [default: latest].")
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
 @handle_errors
 def diff_command(
-    old: Path, new: Path, select: tuple[str, ...], remove: tuple[str, ...], as_json: bool
+    old: str,
+    new: str | None,
+    select: tuple[str, ...],
+    remove: tuple[str, ...],
+    from_: str | None,
+    to: str | None,
+    watchlist: Path,
+    snapshots: Path | None,
+    as_json: bool,
 ) -> None:
-    """Compare two local files clause by clause and flag new clauses. Exit 1 when they differ, like diff(1)."""
-    changes = diff_versions(read_text(old, select, remove), read_text(new, select, remove))
-    flags = flag_changes(changes, load_taxonomy())
+    """Compare two local files OLD and NEW clause by clause and flag new clauses. Exit 1 when they differ,
+    like diff(1).
+
+    With --from or --to, compare two stored versions of DOCUMENT ('Service/Document type') instead:
+    `tosmon diff "SoundCloud/Terms of Service" --from -2 --to latest`. A version is `latest`, `-N`
+    (-1 is the latest) or a DATE (the version in force then); --from defaults to the version before --to.
+    """
+    if from_ is None and to is None:
+        if new is None:
+            fail(
+                "missing argument NEW (or use --from/--to to compare stored versions of a document)",
+                ExitCode.USAGE,
+            )
+        old_text, new_text = read_text(Path(old), select, remove), read_text(Path(new), select, remove)
+        taxonomy, label = load_taxonomy(), new
+    else:
+        if new is not None:
+            fail("--from/--to compare stored versions of one DOCUMENT; give no second file", ExitCode.USAGE)
+        if select or remove:
+            fail("--select/--remove apply to local files, not to stored versions", ExitCode.USAGE)
+        store, documents, taxonomy = open_history(watchlist, snapshots)
+        document = find_document(documents, old)
+        versions = store.versions(document)
+        after = find_version(document, versions, to or "latest")
+        before = (
+            find_version(document, versions, from_)
+            if from_
+            else find_version(document, versions[: versions.index(after)] or [after], "latest")
+        )
+        old_text, new_text = before.text, after.text
+        label = f"{document.id} ({after.name})"
+    changes = diff_versions(old_text, new_text)
+    flags = flag_changes(changes, taxonomy)
     if as_json:
         click.echo(json.dumps(diff_to_json(changes, flags), ensure_ascii=False, indent=2))
     else:
         console = make_console()
-        render_flags(console, flags, str(new))
+        render_flags(console, flags, label)
         render_changes(console, changes, limit=10_000)
     sys.exit(ExitCode.CHANGED if changes else ExitCode.OK)
 

@@ -1,0 +1,56 @@
+"""`tosmon export --format jsonl|csv`: versions and flags for analysis, parsed back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from test_history import HOSTILE_CLAUSE, TRAINING_CLAUSE, two_versions, with_hostile_version
+
+
+def test_jsonl_export_has_one_version_per_line_oldest_first(tosmon, tmp_path) -> None:
+    outcome = tosmon("export", "--format", "jsonl", "--snapshots", two_versions(tmp_path))
+    assert outcome.code == 0, outcome.stderr
+    lines = [json.loads(line) for line in outcome.stdout.splitlines()]
+    assert [(v["document"], v["date"], v["source"]) for v in lines] == [
+        ("Terms of Use", "2023-05-01T04:00:00+00:00", "fetch"),
+        ("Terms of Use", "2024-02-07T04:00:00+00:00", "fetch"),
+    ]
+    assert lines[0]["flags"] == []
+    assert any(TRAINING_CLAUSE in f["clause"] and f["category"] == "training" for f in lines[1]["flags"])
+    assert lines[1]["snapshot"]["sha256"]
+    history = json.loads(tosmon("history", "--snapshots", tmp_path / "snapshots", "--json").stdout)
+    assert lines == history["versions"]
+
+
+def test_csv_export_has_a_row_per_flag_and_one_for_a_version_without_flags(tosmon, tmp_path) -> None:
+    outcome = tosmon(
+        "export", "Tunehaven/Terms of Use", "--format", "csv", "--snapshots", two_versions(tmp_path)
+    )
+    assert outcome.code == 0
+    rows = list(csv.DictReader(io.StringIO(outcome.stdout)))
+    assert [(r["date"][:10], r["flag_category"]) for r in rows] == [
+        ("2023-05-01", ""),
+        ("2024-02-07", "ai"),
+        ("2024-02-07", "training"),
+    ]
+    training = rows[2]
+    assert TRAINING_CLAUSE in training["flag_clause"]
+    assert training["flag_severity"] == "high"
+    assert training["added"] == "1" and training["changed"] == "1" and training["removed"] == "0"
+    assert training["service"] == "Tunehaven" and training["source"] == "fetch"
+    assert len(training["snapshot_sha256"]) == 64
+
+
+def test_csv_export_defuses_spreadsheet_formulas(tosmon, tmp_path) -> None:
+    root = with_hostile_version(tmp_path / "snapshots")
+    rows = list(csv.DictReader(io.StringIO(tosmon("export", "--format", "csv", "--snapshots", root).stdout)))
+    hostile = [r["flag_clause"] for r in rows if r["date"].startswith("2024-06-01")]
+    assert hostile and all(clause == "'" + HOSTILE_CLAUSE for clause in hostile)
+
+
+def test_unknown_export_format_is_refused(tosmon, tmp_path) -> None:
+    outcome = tosmon("export", "--format", "xlsx", "--snapshots", two_versions(tmp_path))
+    assert outcome.code != 0
+    assert "Invalid value for '--format': 'xlsx' is not one of 'csv', 'jsonl'." in outcome.stderr

@@ -1,0 +1,152 @@
+"""`tosmon backfill` and `tosmon import-ota-versions`: start with years of history instead of none."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from tosmon.backfill import POLITE, WAYBACK, Capture, backfill
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.console import make_console, render_flags
+from tosmon.errors import ExitCode, FetchError
+from tosmon.flag import load_taxonomy
+from tosmon.history import find_document
+from tosmon.models import CheckResult
+from tosmon.otaversions import import_versions
+from tosmon.report import safe_text
+from tosmon.store import Store
+from tosmon.watchlist import load_watchlist
+
+wait_option = click.option(
+    "--wait",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another run holding the store.",
+)
+
+
+def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
+    """Print what was recorded and flagged; the exit code says the same as `check`'s."""
+    console = make_console()
+    for result in results:
+        if result.flags:
+            when = result.checked_at.strftime("%Y-%m-%d") if result.checked_at else ""
+            render_flags(console, result.flags, f"{result.document.id} on {when}")
+    recorded = [r for r in results if r.status in ("new", "changed")]
+    errors = [r for r in results if r.status == "error"]
+    flags = sum(len(r.flags) for r in results)
+    console.print(
+        f"{len(recorded)} version(s) recorded, {flags} flagged clause(s), {len(errors)} failure(s)",
+        highlight=False,
+    )
+    if errors:
+        return ExitCode.DOCUMENT_FAILED
+    if flags:
+        return ExitCode.FLAGGED
+    return ExitCode.CHANGED if recorded else ExitCode.OK
+
+
+@main.command("backfill")
+@click.argument("document")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    required=True,
+    help="First capture date (YYYY-MM-DD).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Last capture date, inclusive [default: today].",
+)
+@click.option(
+    "--archive-url",
+    default=WAYBACK,
+    show_default=True,
+    help="Base URL of an archive that speaks the Wayback Machine's CDX API (a mirror, a test server).",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=POLITE.host_delay,
+    show_default=True,
+    help="Seconds to pause after each request to the archive.",
+)
+@store_options
+@wait_option
+@handle_errors
+def backfill_command(
+    document: str,
+    since: datetime,
+    until: datetime | None,
+    archive_url: str,
+    delay: float,
+    watchlist: Path,
+    snapshots: Path | None,
+    wait: float,
+) -> None:
+    """Record DOCUMENT's past versions from a web archive, each dated by its capture and flagged as a nightly
+    check would have flagged it. An interrupted backfill continues where it stopped when run again."""
+    if not archive_url.startswith(("http://", "https://")):
+        fail(f"--archive-url: expected an http(s) URL, got {archive_url!r}", ExitCode.USAGE)
+    if until is not None and until < since:
+        fail(f"--until {until:%Y-%m-%d} is before --since {since:%Y-%m-%d}", ExitCode.USAGE)
+    config = load_watchlist(watchlist)
+    store = Store(store_path(watchlist, snapshots)).open()
+    found = find_document(list(config.documents), document)
+
+    def progress(capture: Capture, result: CheckResult) -> None:
+        error = f": {safe_text(result.error)}" if result.error else ""
+        click.echo(f"{capture.date:%Y-%m-%d %H:%M} {result.status}{error}", err=True)
+
+    with store.lock(wait=wait):
+        try:
+            result = backfill(
+                store,
+                found,
+                since=since.date(),
+                until=until.date() if until else None,
+                archive=archive_url,
+                taxonomy=load_taxonomy(config.flags),
+                settings=replace(POLITE, host_delay=delay),
+                progress=progress,
+            )
+        except FetchError as error:
+            fail(f"{found.id}: the archive could not be queried: {error.reason}", ExitCode.DOCUMENT_FAILED)
+    click.echo(
+        f"{safe_text(found.id)}: {result.listed} capture(s) listed, {result.skipped} done before, "
+        f"{result.fetched} fetched",
+        err=True,
+    )
+    sys.exit(report(result.results))
+
+
+@main.command("import-ota-versions")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+@store_options
+@wait_option
+@handle_errors
+def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: float) -> None:
+    """Record the history held in an Open Terms Archive versions repository (git) at PATH.
+
+    Each `Service/Document type.md` commit becomes a version dated by its commit and flagged as a
+    nightly check would have flagged it. Importing again records nothing twice.
+    """
+    config = load_watchlist(watchlist) if watchlist.exists() else None
+    store = Store(store_path(watchlist, snapshots)).open()
+    known = {d.id: d for d in config.documents} if config else {}
+    with store.lock(wait=wait):
+        results = import_versions(
+            store, path, taxonomy=load_taxonomy(config.flags if config else None), known=known
+        )
+    for result in results:
+        if result.error:
+            click.echo(safe_text(f"{result.document.id}: {result.error}"), err=True)
+    sys.exit(report(results))

@@ -1,0 +1,173 @@
+"""`tosmon history`, `show`, `feed`, `export` and `site`: read, cite and reuse the recorded history.
+
+These commands read the store; the watchlist, when present, only adds its documents and flag rules.
+A document is named `Service/Document type`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from tosmon.cli.base import handle_errors, main, store_options, store_path
+from tosmon.cli.console import make_console, out, render_flags
+from tosmon.errors import StoreError
+from tosmon.export import EXPORTERS
+from tosmon.feed import atom_feed
+from tosmon.flag import Taxonomy, load_taxonomy
+from tosmon.history import (
+    Entry,
+    entry_to_json,
+    find_document,
+    find_version,
+    flag_from_json,
+    summary,
+    timeline,
+)
+from tosmon.models import Document
+from tosmon.report import SCHEMA_VERSION, safe_text
+from tosmon.site import build_site
+from tosmon.store import Store, write_atomic
+from tosmon.watchlist import load_watchlist
+
+
+def open_history(watchlist: Path, snapshots: Path | None) -> tuple[Store, list[Document], Taxonomy]:
+    """The store, the documents known to it or to the watchlist, and the flag rules in force."""
+    config = load_watchlist(watchlist) if watchlist.exists() else None
+    root = store_path(watchlist, snapshots)
+    if not root.is_dir():
+        raise StoreError(f"{root}: no snapshot store there (run `tosmon check` first, or pass --snapshots)")
+    store = Store(root.resolve()).open()  # absolute paths in what is printed: they are citations
+    documents = {d.id: d for d in store.documents()}
+    documents |= {d.id: d for d in (config.documents if config else ())}
+    return (
+        store,
+        sorted(documents.values(), key=lambda d: d.id),
+        load_taxonomy(config.flags if config else None),
+    )
+
+
+def select_timelines(
+    watchlist: Path, snapshots: Path | None, name: str | None
+) -> tuple[Store, dict[Document, list[Entry]]]:
+    """The timelines of one named document, or of every document with recorded versions."""
+    store, documents, taxonomy = open_history(watchlist, snapshots)
+    chosen = [find_document(documents, name)] if name else documents
+    timelines = {d: timeline(store, d, taxonomy) for d in chosen}
+    return store, {d: t for d, t in timelines.items() if t or name}
+
+
+document_argument = click.argument("document", required=False, metavar="[DOCUMENT]")
+
+
+@main.command("history")
+@document_argument
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
+@handle_errors
+def history_command(document: str | None, watchlist: Path, snapshots: Path | None, as_json: bool) -> None:
+    """The timeline of recorded versions of DOCUMENT ('Service/Document type'), or of every document.
+
+    Each version shows its date, source (fetch, archive, import), size, clauses added, removed and
+    changed, and flags; with --json it also cites the raw snapshot it came from (file, sha256, URLs,
+    fetch date) and the file of its text.
+    """
+    store, timelines = select_timelines(watchlist, snapshots, document)
+    entries = sorted(
+        (e for t in timelines.values() for e in t), key=lambda e: (e.version.date, e.document.id)
+    )
+    if as_json:
+        data = {"schema_version": SCHEMA_VERSION, "versions": [entry_to_json(e, store) for e in entries]}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console = make_console()
+    table = Table(title=f"tosmon history{': ' + document if document else ''}", title_justify="left")
+    if not document:
+        table.add_column("Document")
+    for column in ("Date", "Source", "Size", "+", "-", "~", "Flags"):
+        table.add_column(column, justify="right" if column in ("Size", "+", "-", "~") else "left")
+    for entry in entries:
+        changes = entry.changes
+        flags = Text(summary(entry), style="bold red") if entry.flags else Text("")
+        cells = [
+            entry.version.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            entry.version.source,
+            f"{entry.size:,}",
+            str(changes.get("added", "")),
+            str(changes.get("removed", "")),
+            str(changes.get("changed", "")),
+            flags,
+        ]
+        table.add_row(*([out(entry.document.id)] if not document else []), *cells)
+    console.print(table)
+    for entry in entries:
+        if entry.flags:
+            where = f"{entry.document.id} on {entry.version.date.astimezone(UTC):%Y-%m-%d}"
+            render_flags(console, [flag_from_json(flag) for flag in entry.flags], where)
+
+
+@main.command("show", context_settings={"ignore_unknown_options": True})  # so that -2 is a version
+@click.argument("document")
+@click.argument("version", required=False, default="latest", metavar="[latest|-N|DATE]")
+@store_options
+@handle_errors
+def show_command(document: str, version: str, watchlist: Path, snapshots: Path | None) -> None:
+    """Print the text of one version of DOCUMENT: the latest, the N-th from the end (-1 is the latest),
+    or the one in force on DATE (2024-02-07 or 2024-02-07T10:00Z)."""
+    store, documents, _ = open_history(watchlist, snapshots)
+    found = find_document(documents, document)
+    click.echo(safe_text(find_version(found, store.versions(found), version).text), nl=False)
+
+
+@main.command("feed")
+@document_argument
+@store_options
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the feed to this file."
+)
+@handle_errors
+def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, output: Path | None) -> None:
+    """Print the Atom feed of DOCUMENT's versions, or of every document's (the newest 100 versions)."""
+    store, timelines = select_timelines(watchlist, snapshots, document)
+    entries = [e for t in timelines.values() for e in t]
+    if document:
+        feed = atom_feed(f"{document} — tosmon", document, entries, now=datetime.now(UTC))
+    else:
+        feed = atom_feed("tosmon — all documents", str(store.root.resolve()), entries, now=datetime.now(UTC))
+    if output:
+        write_atomic(output, feed)
+    else:
+        click.echo(feed.decode(), nl=False)
+
+
+@main.command("export")
+@document_argument
+@store_options
+@click.option(
+    "--format", "format_", type=click.Choice(sorted(EXPORTERS)), required=True, help="Output format."
+)
+@handle_errors
+def export_command(document: str | None, watchlist: Path, snapshots: Path | None, format_: str) -> None:
+    """Print every version and its flags, oldest first: JSON Lines (one version a line) or CSV (one flag a row)."""
+    store, timelines = select_timelines(watchlist, snapshots, document)
+    entries = sorted(
+        (e for t in timelines.values() for e in t), key=lambda e: (e.version.date, e.document.id)
+    )
+    click.echo(EXPORTERS[format_](entries, store), nl=False)
+
+
+@main.command("site")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@store_options
+@handle_errors
+def site_command(directory: Path, watchlist: Path, snapshots: Path | None) -> None:
+    """Write a static HTML page per document into DIRECTORY: its timeline and side-by-side diffs with
+    flagged clauses marked. The pages work when opened from disk."""
+    store, timelines = select_timelines(watchlist, snapshots, None)
+    pages = build_site(store, timelines, directory, now=datetime.now(UTC))
+    click.echo(f"wrote {len(pages)} page(s); open {pages[0]}", err=True)

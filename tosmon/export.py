@@ -1,0 +1,64 @@
+"""Export recorded versions and their flags for analysis: JSON Lines or CSV.
+
+JSON Lines: one version per line, exactly as `history --json` describes it. CSV: one row per flag,
+repeating its version's columns, and one row with empty flag columns for a version without flags,
+so a spreadsheet can filter on `flag_category`. Text cells that a spreadsheet would run as a formula
+(starting with = + - @ or a tab) get a leading apostrophe, the usual defence against CSV injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+
+from tosmon.history import CHANGE_KINDS, Entry, entry_to_json
+from tosmon.store import Store
+
+VERSION_COLUMNS = ("service", "document", "url", "version", "date", "source", "size", "sha256", "previous")
+FLAG_COLUMNS = ("category", "severity", "change", "consent", "rule", "terms", "heading", "clause")
+COLUMNS = (
+    *VERSION_COLUMNS,
+    *CHANGE_KINDS,
+    "snapshot_sha256",
+    "snapshot_url",
+    *(f"flag_{c}" for c in FLAG_COLUMNS),
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def to_jsonl(entries: list[Entry], store: Store) -> str:
+    return "".join(json.dumps(entry_to_json(e, store), ensure_ascii=False) + "\n" for e in entries)
+
+
+def to_csv(entries: list[Entry], store: Store) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        data = entry_to_json(entry, store)
+        snapshot = entry.snapshot or {}
+        row = [
+            *(data[c] for c in VERSION_COLUMNS),
+            *(entry.changes.get(kind, 0) for kind in CHANGE_KINDS),
+            snapshot.get("sha256"),
+            snapshot.get("final_url"),
+        ]
+        for flag in entry.flags or ({},):
+            writer.writerow(_cell(v) for v in [*row, *(_flag_value(flag, c) for c in FLAG_COLUMNS)])
+    return out.getvalue()
+
+
+def _flag_value(flag: dict[str, object], column: str) -> object:
+    value = flag.get(column)
+    return "; ".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+EXPORTERS: dict[str, Callable[[list[Entry], Store], str]] = {"jsonl": to_jsonl, "csv": to_csv}

@@ -1,0 +1,103 @@
+"""Atom feeds (RFC 4287) of recorded versions: one per document, one for the whole store.
+
+Each version is an entry dated by its recording, titled by what was flagged, linking to the page
+and to the raw snapshot it came from. Ids are `urn:uuid:` names derived from the document and
+the version, so they never change when a feed is written again. Written with xml.etree, which
+escapes all page text; characters XML cannot carry are dropped first.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+from tosmon import __version__
+from tosmon.history import Entry, counts, flag_label, summary
+from tosmon.report import safe_text
+
+ATOM = "http://www.w3.org/2005/Atom"
+XHTML = "http://www.w3.org/1999/xhtml"
+MAX_ENTRIES = 100  # the newest versions; a feed is for following, the export is for the whole history
+NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Page text XML 1.0 can carry: no control characters, no lone surrogates."""
+    return NOT_XML.sub("", safe_text(text))
+
+
+def feed_id(name: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"tosmon:{name}").urn
+
+
+def atom_feed(title: str, name: str, entries: list[Entry], *, now: datetime) -> bytes:
+    """The feed of `entries` (newest first, at most MAX_ENTRIES); `name` makes its id, `now` dates an empty one."""
+    newest = sorted(entries, key=lambda e: e.version.date, reverse=True)[:MAX_ENTRIES]
+    # Plain tags under an xmlns attribute: the usual `<feed xmlns=...>` form, without changing
+    # xml.etree's global prefix registry.
+    feed = ET.Element("feed", xmlns=ATOM)
+    _text(feed, "id", feed_id(name))
+    _text(feed, "title", xml_text(title))
+    _text(feed, "updated", _date(newest[0].version.date if newest else now))
+    author = ET.SubElement(feed, "author")
+    _text(author, "name", "tosmon")
+    generator = _text(feed, "generator", "tosmon")
+    generator.set("version", __version__)
+    documents = {e.document.id: e.document for e in newest}
+    if len(documents) == 1:
+        _link(feed, "alternate", next(iter(documents.values())).url)
+    for entry in newest:
+        feed.append(_entry(entry))
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _entry(entry: Entry) -> ET.Element:
+    document, version = entry.document, entry.version
+    element = ET.Element("entry")
+    _text(element, "id", feed_id(f"{document.id}#{version.name}"))
+    _text(element, "title", xml_text(f"{document.id}: {summary(entry)}"))
+    _text(element, "updated", _date(version.date))
+    _text(element, "published", _date(version.date))
+    _link(element, "alternate", document.url)
+    if entry.snapshot:
+        _link(element, "via", str(entry.snapshot.get("final_url", "")))
+    for term in dict.fromkeys(str(flag.get("category")) for flag in entry.flags):
+        ET.SubElement(element, "category", term=xml_text(term))
+    content = ET.SubElement(element, "content", type="xhtml")
+    div = ET.SubElement(content, "div", xmlns=XHTML)
+    by_clause: dict[str, list[dict[str, object]]] = {}
+    for flag in entry.flags:  # one paragraph per clause, however many rules flagged it
+        by_clause.setdefault(str(flag.get("clause", "")), []).append(flag)
+    for clause, flags in by_clause.items():
+        paragraph = ET.SubElement(div, "p")
+        strong = ET.SubElement(paragraph, "strong")
+        strong.text = xml_text(", ".join(dict.fromkeys(flag_label(f) for f in flags)))
+        where = f" under “{flags[0]['heading']}”" if flags[0].get("heading") else ""
+        strong.tail = xml_text(f"{where}: ")
+        ET.SubElement(paragraph, "q").text = xml_text(clause)
+    ET.SubElement(div, "p").text = xml_text(counts(entry).capitalize() + ".")
+    source = ET.SubElement(div, "p")
+    source.text = f"Source: {version.source}."
+    if entry.snapshot:
+        source.text += xml_text(
+            f" Snapshot sha256 {entry.snapshot.get('sha256')}, {entry.snapshot.get('final_url')}"
+        )
+    return element
+
+
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    element.text = text
+    return element
+
+
+def _link(parent: ET.Element, rel: str, href: str) -> None:
+    if href.startswith(("http://", "https://", "file://")):
+        ET.SubElement(parent, "link", rel=rel, href=xml_text(href))
+
+
+def _date(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,227 @@
+"""The history of a document: its timeline of versions, one version picked by latest|-N|DATE, and
+the recording of versions out of time order (backfill, import).
+
+A version's flags are computed once, when it is recorded, against the version before it. A backfill
+or an import can later slip older versions in before it; the stored files are never rewritten, so
+the timeline compares such a version again with its new predecessor, with the same diff and flag
+rules a nightly check uses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+from tosmon.check import record
+from tosmon.diff import diff_versions
+from tosmon.errors import TosmonError
+from tosmon.flag import Taxonomy, flag_changes
+from tosmon.models import CheckResult, Document, Flag, Snapshot
+from tosmon.report import flag_title
+from tosmon.store import Store, StoredVersion, read_json
+
+CHANGE_KINDS = ("added", "removed", "changed", "moved")
+RELATIVE = re.compile(r"-(\d+)")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One version in its place in the timeline, with what changed since the one before it."""
+
+    document: Document
+    version: StoredVersion
+    previous: StoredVersion | None
+    changes: dict[str, int]
+    flags: tuple[dict[str, object], ...]
+    snapshot: dict[str, object] | None  # the raw snapshot's metadata (file, sha256, fetch details)
+    size: int
+
+
+def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry]:
+    """Every version of `document`, oldest first, each compared with the one before it in time."""
+    entries = []
+    previous: StoredVersion | None = None
+    for version in store.versions(document):
+        recorded_previous = version.meta.get("previous")
+        if recorded_previous == (previous.name if previous else None):
+            changes = {str(k): int(v) for k, v in dict(version.meta.get("changes") or {}).items()}  # type: ignore[call-overload]
+            flags = tuple(version.meta.get("flags") or ())  # type: ignore[arg-type]
+        elif previous is None:  # older versions were removed by hand: this one is the first again
+            changes, flags = {}, ()
+        else:
+            changes, flags = compare(previous, version, taxonomy)
+        entries.append(
+            Entry(
+                document,
+                version,
+                previous,
+                changes,
+                flags,
+                snapshot_meta(store, document, version),
+                version.path.stat().st_size,
+            )
+        )
+        previous = version
+    return entries
+
+
+def compare(
+    previous: StoredVersion, version: StoredVersion, taxonomy: Taxonomy
+) -> tuple[dict[str, int], tuple[dict[str, object], ...]]:
+    """Change counts and flags between two stored versions, exactly as `check.record` computes them."""
+    changes = diff_versions(previous.text, version.text)
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.kind] = counts.get(change.kind, 0) + 1
+    return counts, tuple(f.to_json() for f in flag_changes(changes, taxonomy))
+
+
+def snapshot_meta(store: Store, document: Document, version: StoredVersion) -> dict[str, object] | None:
+    """The metadata of the raw snapshot a version was extracted from, or None when it has none."""
+    snapshot = version.meta.get("snapshot")
+    if not snapshot:
+        return None
+    path = store.directory(document) / Path(str(snapshot)).with_suffix(".json")
+    return read_json(path) if path.exists() else None
+
+
+def entry_to_json(entry: Entry, store: Store) -> dict[str, object]:
+    """One version as history --json, export and the site describe it (schema_version 1)."""
+    version, document = entry.version, entry.document
+    directory = store.directory(document)
+    snapshot = None
+    if entry.snapshot is not None:
+        snapshot = {**entry.snapshot, "path": str(directory / str(entry.snapshot.get("file", "")))}
+    return {
+        "service": document.service,
+        "document": document.name,
+        "url": document.url,
+        "version": version.name,
+        "date": version.date.astimezone(UTC).isoformat(),
+        "source": version.source,
+        "size": entry.size,
+        "sha256": version.meta.get("sha256"),
+        "path": str(version.path),
+        "previous": entry.previous.name if entry.previous else None,
+        "changes": {kind: entry.changes.get(kind, 0) for kind in CHANGE_KINDS},
+        "flags": list(entry.flags),
+        "snapshot": snapshot,
+    }
+
+
+def flag_from_json(data: dict[str, object]) -> Flag:
+    """A flag as recorded in a version's metadata, back as a Flag."""
+    fields = {k: v for k, v in data.items() if k in Flag.__dataclass_fields__}
+    return Flag(**{**fields, "terms": tuple(data.get("terms") or ())})  # type: ignore[arg-type]
+
+
+def summary(entry: Entry) -> str:
+    """A title for a version: what was flagged, else how much changed."""
+    if entry.flags:
+        titles = dict.fromkeys(flag_label(f) for f in entry.flags)
+        return ", ".join(titles)
+    return counts(entry)
+
+
+def flag_label(flag: dict[str, object]) -> str:
+    """A recorded flag's few words: "new AI training clause (opt-out)"."""
+    return flag_title(flag_from_json(flag))
+
+
+def counts(entry: Entry) -> str:
+    """How much changed since the version before, in words."""
+    if entry.previous is None:
+        return "first recorded version"
+    parts = [f"{n} clause(s) {kind}" for kind, n in entry.changes.items() if n]
+    return ", ".join(parts) or "no clause changed"
+
+
+def find_document(documents: list[Document], name: str) -> Document:
+    """The document called `name` ("Service/Document type"), with a hint when it is misspelt."""
+    for document in documents:
+        if document.id == name:
+            return document
+    known = [d.id for d in documents]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if not known:
+        hint = "; the watchlist and the store hold no documents"
+    raise TosmonError(f"unknown document {name!r} (expected 'Service/Document type'){hint}")
+
+
+def find_version(document: Document, versions: list[StoredVersion], spec: str) -> StoredVersion:
+    """The version named by `spec`: `latest`, `-N` (-1 is the latest) or the one in force on a DATE."""
+    if not versions:
+        raise TosmonError(f"{document.id}: no version recorded yet")
+    if spec == "latest":
+        return versions[-1]
+    relative = RELATIVE.fullmatch(spec)
+    if relative:
+        n = int(relative.group(1))
+        if not 1 <= n <= len(versions):
+            raise TosmonError(f"{document.id}: version {spec} does not exist ({len(versions)} recorded)")
+        return versions[-n]
+    try:
+        moment = datetime.fromisoformat(spec)
+    except ValueError:
+        raise TosmonError(
+            f"version {spec!r}: expected latest, -N or a date such as 2024-02-07 or 2024-02-07T10:00Z"
+        ) from None
+    if len(spec) == 10:  # a bare date means the version in force at the end of that day
+        moment = datetime.combine(moment.date(), time.max)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    earlier = [v for v in versions if v.date <= moment]
+    if not earlier:
+        first = versions[0].date.astimezone(UTC).isoformat()
+        raise TosmonError(f"{document.id}: no version on or before {spec} (the first is dated {first})")
+    return earlier[-1]
+
+
+class _AsOf(Store):
+    """The store as it stood at `date`: its latest version and snapshot are the last ones dated on or before it."""
+
+    def __init__(self, store: Store, date: datetime) -> None:
+        super().__init__(store.root)
+        self.date = date
+
+    def latest_version(self, document: Document) -> StoredVersion | None:
+        earlier = [v for v in self.versions(document) if v.date <= self.date]
+        return earlier[-1] if earlier else None
+
+    def last_snapshot(self, document: Document, url: str | None = None) -> dict[str, object] | None:
+        earlier = [
+            meta
+            for meta in self.snapshots(document)
+            if datetime.fromisoformat(str(meta["fetched_at"])) <= self.date
+            and (url is None or meta.get("requested_url") == url)
+        ]
+        return earlier[-1] if earlier else None
+
+
+def snapshot_at(store: Store, document: Document, snapshot: Snapshot) -> str:
+    """Keep a raw snapshot from the past, deduplicated against the one in force at its date, never a later one."""
+    return _AsOf(store, snapshot.fetched_at).record_snapshot(document, snapshot)
+
+
+def record_at(
+    store: Store,
+    document: Document,
+    text: str,
+    *,
+    date: datetime,
+    taxonomy: Taxonomy,
+    source: str,
+    snapshot: str | None = None,
+) -> CheckResult:
+    """Record `text` as of `date`, compared with the version in force then, as a check on that date would.
+
+    Recording the same text at the same date again finds it unchanged, which makes imports and
+    backfills safe to repeat.
+    """
+    return record(
+        _AsOf(store, date), document, text, date=date, taxonomy=taxonomy, source=source, snapshot=snapshot
+    )
