@@ -107,6 +107,8 @@ TRACKING_PARAMS = re.compile(
     r"trk|trkinfo|sessionid|session_id|sid|token|nonce|_hs\w+|hsctatracking|vero_\w+|oly_\w+|rb_clickid|s_cid)$",
     re.IGNORECASE,
 )
+REDIRECT_TARGET = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+", re.IGNORECASE)
+TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=%]+")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _translator = HTMLTranslator()
 
@@ -156,7 +158,13 @@ def extract(
     select: tuple[Selector, ...] = (),
     remove: tuple[Selector, ...] = (),
 ) -> str:
-    """The legal text of a page; raise ExtractError when a declared selector matches nothing."""
+    """The legal text of a page; raise ExtractError when a declared selector matches nothing.
+
+    The declarations mean what they mean in Open Terms Archive, so that its thousands of
+    declarations can be reused as they are: `remove` is applied to the whole page first, then every
+    match of every `select` entry is kept, in the order of the entries (a match nested in another
+    match is kept twice, as OTA does).
+    """
     if not is_html(content_type, body):
         return normalize_text(decode(body, content_type))
     html = decode(body, content_type)
@@ -171,6 +179,7 @@ def extract(
     for element in root.iter(etree.Comment, etree.ProcessingInstruction):
         _drop(element)
     etree.strip_elements(root, *NEVER_TEXT, with_tail=False)
+    _remove(root, remove)
     if select:
         parts = _select(root, select)
         if not parts:
@@ -180,7 +189,6 @@ def extract(
     container = etree.Element("div")
     for part in parts:
         container.append(part)
-    _remove(container, remove)
     if not select:
         _drop_boilerplate(container)
     return normalize_text(to_text(container))
@@ -191,37 +199,26 @@ def _describe(selectors: tuple[Selector, ...]) -> str:
 
 
 def _select(root: etree._Element, selectors: tuple[Selector, ...]) -> list[etree._Element]:
-    """Copies of the matches of every selector, outermost first, in document order, each once."""
-    matched: list[etree._Element] = []
-    ranges: list[etree._Element] = []
+    """Copies of every match of every selector, entry after entry, each in document order."""
+    parts: list[etree._Element] = []
     for selector in selectors:
         if isinstance(selector, RangeSelector):
-            ranges.extend(_range_copy(root, selector))
+            parts.extend(_range_copy(root, selector))
         else:
-            matched.extend(_xpath(selector)(root))
-    return [_deepcopy(el) for el in _outermost(root, matched)] + ranges
-
-
-def _outermost(root: etree._Element, matched: list[etree._Element]) -> list[etree._Element]:
-    chosen = set(matched)
-    outermost = [
-        el for el in dict.fromkeys(matched) if not any(ancestor in chosen for ancestor in el.iterancestors())
-    ]
-    if len(outermost) > 1:
-        order = {el: i for i, el in enumerate(root.iter())}
-        outermost.sort(key=order.__getitem__)
-    return outermost
+            parts.extend(_deepcopy(el) for el in _xpath(selector)(root))
+    return parts
 
 
 def _remove(root: etree._Element, selectors: tuple[Selector, ...]) -> None:
-    matched: list[etree._Element] = []
+    """Drop the matches of every selector; ranges last, as their anchors may be among the matches."""
+    ranges = [_range_elements(root, s) for s in selectors if isinstance(s, RangeSelector)]
     for selector in selectors:
-        if isinstance(selector, RangeSelector):
-            matched.extend(_range_elements(root, selector))
-        else:
-            matched.extend(_xpath(selector)(root))
-    for element in _outermost(root, matched):
-        _drop(element)
+        if not isinstance(selector, RangeSelector):
+            for element in _xpath(selector)(root):
+                _drop(element)
+    for elements in ranges:
+        for element in elements:
+            _drop(element)
 
 
 def _deepcopy(element: etree._Element) -> etree._Element:
@@ -253,7 +250,7 @@ def _range_copy(root: etree._Element, selector: RangeSelector) -> list[etree._El
                 element.getparent().remove(sibling)
             element.tail = None
         if selector.end_before and end.getparent() is not None:
-            end.getparent().remove(end)
+            _drop(end)
     if start is not None:
         for element in [start, *start.iterancestors()]:
             parent = element.getparent()
@@ -268,7 +265,7 @@ def _range_copy(root: etree._Element, selector: RangeSelector) -> list[etree._El
 
 
 def _range_elements(root: etree._Element, selector: RangeSelector) -> list[etree._Element]:
-    """The elements that lie wholly between the two anchors, for `remove`."""
+    """The outermost elements that lie wholly between the two anchors, for `remove`."""
     start, end, found = _anchors(root, selector)
     if not found:
         return []
@@ -280,7 +277,9 @@ def _range_elements(root: etree._Element, selector: RangeSelector) -> list[etree
 
     begin = 0 if start is None else position[start] if selector.start_before else after(start)
     stop = len(elements) if end is None else after(end) if selector.end_after else position[end]
-    return [el for el in elements[begin:stop] if after(el) <= stop]
+    inside = [el for el in elements[begin:stop] if after(el) <= stop]
+    chosen = set(inside)
+    return [el for el in inside if el.getparent() not in chosen]
 
 
 def _main_content(root: etree._Element) -> etree._Element:
@@ -353,20 +352,36 @@ def _cloudflare_email(encoded: str) -> str | None:
 
 
 def clean_url(href: str, base_url: str) -> str:
-    """An absolute URL without tracking parameters, so link churn does not read as a change."""
+    """An absolute URL without tracking parameters or per-request tokens, so link churn is not a change.
+
+    A redirect wrapper (`l.php?u=<url>&h=<token>`, `/url?q=<url>`) is replaced by its destination:
+    the wrapper's signature changes on every request while the destination is what the terms link to.
+    """
     if href.startswith(("#", "javascript:", "mailto:", "tel:")):
         return href
     try:
-        url = urljoin(base_url, href)
-        parts = urlsplit(url)
+        parts = urlsplit(urljoin(base_url, href))
+        query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return href
-    if parts.query:
-        query = [
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
-        ]
-        parts = parts._replace(query=urlencode(query))
+    for _, value in query:
+        if REDIRECT_TARGET.match(value) and value != href:
+            return clean_url(value, base_url)
+    if query:
+        kept = [(k, v) for k, v in query if not TRACKING_PARAMS.match(k) and not _looks_like_token(v)]
+        parts = parts._replace(query=urlencode(kept))
     return urlunsplit(parts)
+
+
+def _looks_like_token(value: str) -> bool:
+    """A long random-looking value (signatures, session ids): mixed case and digits, no words."""
+    return (
+        len(value) >= 32
+        and TOKEN.fullmatch(value) is not None
+        and any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+    )
 
 
 class _Writer:
