@@ -88,7 +88,6 @@ NEVER_TEXT = (
     "canvas",
     "head",
     "select",
-    "button",
     "input",
     "textarea",
     "video",
@@ -370,6 +369,8 @@ def clean_url(href: str, base_url: str) -> str:
     if query:
         kept = [(k, v) for k, v in query if not TRACKING_PARAMS.match(k) and not _looks_like_token(v)]
         parts = parts._replace(query=urlencode(kept))
+    if parts.netloc and not parts.path:
+        parts = parts._replace(path="/")  # https://example.com and https://example.com/ are one link
     return urlunsplit(parts)
 
 
