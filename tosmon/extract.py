@@ -98,8 +98,9 @@ NEVER_TEXT = (
 )
 BOILERPLATE = (
     "nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], dialog, [role=dialog], "
-    "[aria-modal=true], [hidden], [aria-hidden=true]"
+    "[aria-modal=true]"
 )
+BANNER_SHARE = 0.25
 COOKIE_WORDS = re.compile(r"cookie|consent|gdpr|onetrust|didomi|cookiebot|truste|usercentrics", re.IGNORECASE)
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|ref_src|"
@@ -294,12 +295,27 @@ def _main_content(root: etree._Element) -> etree._Element:
 
 
 def _drop_boilerplate(container: etree._Element) -> None:
+    """Drop navigation, headers, footers and cookie banners from the default extraction.
+
+    Hidden elements stay: collapsed accordions hold legal text. A cookie-named element is a banner
+    only when it holds a small part of the text; on a cookie policy it is the document itself.
+    """
     for element in _xpath(BOILERPLATE)(container):
         _drop(element)
+    total = _text_length(container)
     for element in list(container.iter()):
         attributes = f"{element.get('id', '')} {element.get('class', '')}"
-        if element is not container and COOKIE_WORDS.search(attributes) and element.getparent() is not None:
+        if (
+            element is not container
+            and COOKIE_WORDS.search(attributes)
+            and element.getparent() is not None
+            and _text_length(element) < total * BANNER_SHARE
+        ):
             _drop(element)
+
+
+def _text_length(element: etree._Element) -> int:
+    return sum(len(text.strip()) for text in element.itertext())
 
 
 def _drop(element: etree._Element) -> None:
