@@ -98,10 +98,30 @@ NEVER_TEXT = (
 )
 BOILERPLATE = (
     "nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], dialog, [role=dialog], "
-    "[aria-modal=true]"
+    "[aria-modal=true], .sr-only, .visually-hidden, .screen-reader-text"
 )
-BANNER_SHARE = 0.25
-COOKIE_WORDS = re.compile(r"cookie|consent|gdpr|onetrust|didomi|cookiebot|truste|usercentrics", re.IGNORECASE)
+CHROME_SHARE = 0.25  # chrome is a small part of a page's text
+MENU_LINKS = 3
+MENU_LINK_SHARE = 0.8
+CHROME_WORDS = frozenset(
+    [
+        "header",
+        "footer",
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "sidebar",
+        "breadcrumb",
+        "breadcrumbs",
+        "topbar",
+        "masthead",
+    ]
+)
+CONSENT_WORDS = frozenset(
+    ["cookie", "cookies", "consent", "gdpr", "onetrust", "didomi", "cookiebot", "usercentrics", "truste"]
+)
+NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|ref_src|"
     r"trk|trkinfo|sessionid|session_id|sid|token|nonce|_hs\w+|hsctatracking|vero_\w+|oly_\w+|rb_clickid|s_cid)$",
@@ -190,7 +210,7 @@ def extract(
     for part in parts:
         container.append(part)
     if not select:
-        _drop_boilerplate(container)
+        _drop_boilerplate(container, base_url)
     return normalize_text(to_text(container))
 
 
@@ -294,24 +314,54 @@ def _main_content(root: etree._Element) -> etree._Element:
     return _deepcopy(body if body is not None else root)
 
 
-def _drop_boilerplate(container: etree._Element) -> None:
+def _drop_boilerplate(container: etree._Element, base_url: str) -> None:
     """Drop navigation, headers, footers and cookie banners from the default extraction.
 
-    Hidden elements stay: collapsed accordions hold legal text. A cookie-named element is a banner
-    only when it holds a small part of the text; on a cookie policy it is the document itself.
+    Semantic tags go first. Then, as many sites build their chrome from plain divs, an element is
+    dropped when it is named like chrome (`headerWrap`, `cookie-banner`) or is mostly links (a menu,
+    a site map), and holds a small part of the text: on a cookie policy the cookie-named element is
+    the document itself. Hidden elements stay: collapsed accordions hold legal text.
     """
     for element in _xpath(BOILERPLATE)(container):
         _drop(element)
+    site = urlsplit(base_url).hostname or ""
     total = _text_length(container)
-    for element in list(container.iter()):
-        attributes = f"{element.get('id', '')} {element.get('class', '')}"
-        if (
-            element is not container
-            and COOKIE_WORDS.search(attributes)
-            and element.getparent() is not None
-            and _text_length(element) < total * BANNER_SHARE
+    pending = list(container)
+    while pending:
+        element = pending.pop()
+        if not isinstance(element.tag, str):
+            continue
+        length = _text_length(element)
+        if length < total * CHROME_SHARE and (
+            _named_like_chrome(element) or _mostly_site_links(element, length, site)
         ):
             _drop(element)
+        else:
+            pending.extend(element)
+
+
+def _named_like_chrome(element: etree._Element) -> bool:
+    """`header`, `headerWrap`, `site-footer`, `nav--x1y2` are chrome; `scroll-mt-header` is a style.
+    A cookie-named element is a banner when it asks for a choice (it holds a button)."""
+    for name in f"{element.get('id', '')} {element.get('class', '')}".split():
+        words = [w.lower() for w in NAME_WORDS.findall(re.split(r"--|__", name)[0])]
+        if not words:
+            continue
+        if words[0] in CHROME_WORDS or (len(words) == 2 and words[1] in CHROME_WORDS):
+            return True
+        if CONSENT_WORDS.intersection(words) and element.find(".//button") is not None:
+            return True
+    return False
+
+
+def _mostly_site_links(element: etree._Element, length: int, site: str) -> bool:
+    """A menu: its text is nearly all links, most of them to the site itself (a list of external
+    references inside the terms is content)."""
+    links = element.findall(".//a")
+    if len(links) < MENU_LINKS or not length:
+        return False
+    internal = sum(1 for link in links if urlsplit(link.get("href") or "").hostname in (None, site))
+    return internal * 2 > len(links) and sum(_text_length(link) for link in links) >= length * MENU_LINK_SHARE
 
 
 def _text_length(element: etree._Element) -> int:
