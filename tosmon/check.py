@@ -1,7 +1,9 @@
 """One run of the pipeline over a watchlist: fetch, extract, store, diff and flag each document.
 
 Documents are fetched concurrently; each is processed as soon as its response arrives, and any
-failure becomes that document's result, never the run's.
+failure becomes that document's result, never the run's. Every fetched page is kept as evidence,
+but only a healthy page becomes a version (see tosmon.health); a change of the user's selectors is
+recorded as a change of rules, never reported as a change of terms.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -19,6 +22,7 @@ from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.extract import apply_ignore, extract
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
+from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot
 from tosmon.store import Store
 
@@ -53,8 +57,13 @@ def record(
     source: str = "fetch",
     snapshot: str | None = None,
 ) -> CheckResult:
-    """Compare `text` with the last version and record it if it changed; the core of every check."""
-    previous = store.latest_version(document)
+    """Compare `text` with the last version and record it if it changed; the core of every check.
+
+    A text that goes back to a known version is reported the first time; when the page keeps
+    alternating between the same two versions (an A/B test), it is recorded quietly.
+    """
+    versions = store.versions(document)
+    previous = versions[-1] if versions else None
     if previous is None:
         name = store.record_version(
             document, text, date=date, source=source, snapshot=snapshot, extra={"changes": {}, "flags": []}
@@ -62,20 +71,94 @@ def record(
         return CheckResult(document, "new", version=name, checked_at=date)
     if previous.text == text:
         return CheckResult(document, "unchanged", checked_at=date)
+    digest = sha(text)
+    known = next((v for v in reversed(versions[:-1]) if v.meta.get("sha256") == digest), None)
+    if known is not None and previous.meta.get("same_as") and versions[-2].meta.get("sha256") == digest:
+        name = store.record_version(
+            document,
+            text,
+            date=date,
+            source=source,
+            snapshot=snapshot,
+            extra={
+                "previous": previous.name,
+                "same_as": known.name,
+                "flip_flop": True,
+                "changes": {},
+                "flags": [],
+            },
+        )
+        notice = f"alternates between two known versions (A/B test?); recorded quietly as {name}"
+        return CheckResult(document, "unchanged", version=name, checked_at=date, notice=notice)
     changes = diff_versions(previous.text, text)
     flags = flag_changes(changes, taxonomy)
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
-    name = store.record_version(
+    extra: dict[str, object] = {
+        "previous": previous.name,
+        "changes": counts,
+        "flags": [f.to_json() for f in flags],
+    }
+    notice = None
+    if known is not None:
+        extra["same_as"] = known.name
+        notice = (
+            f"back to the version of {known.date:%Y-%m-%d}; if it keeps alternating it is not reported again"
+        )
+    name = store.record_version(document, text, date=date, source=source, snapshot=snapshot, extra=extra)
+    return CheckResult(
+        document, "changed", tuple(changes), tuple(flags), version=name, checked_at=date, notice=notice
+    )
+
+
+def stored_snapshot(store: Store, document: Document, meta: dict[str, object]) -> Snapshot:
+    """A raw snapshot read back from the store, to extract it again."""
+    path = store.directory(document) / str(meta["file"])
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        raise StoreError(f"{path}: unreadable: {error.strerror}") from None
+    return Snapshot(
+        requested_url=str(meta.get("requested_url") or document.url),
+        final_url=str(meta.get("final_url") or document.url),
+        status=int(meta.get("status") or 200),  # type: ignore[call-overload]
+        content_type=str(meta.get("content_type") or ""),
+        fetched_at=datetime.fromisoformat(str(meta["fetched_at"])),
+        body=body,
+    )
+
+
+def _problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> tuple[str, Problem | None]:
+    try:
+        text = page_text(document, snapshot)
+    except ExtractError as error:
+        return "", Problem("selector", str(error))
+    return text, page_problem(text, snapshot.body, previous)
+
+
+def _rebase_on_new_rules(
+    store: Store, document: Document, earlier: dict[str, object], date: datetime
+) -> str | None:
+    """The user changed the selectors: the last page, extracted with the new rules, becomes the
+    version to compare with, recorded as a change of rules so it never alerts as a change of terms."""
+    previous = store.latest_version(document)
+    if previous is None:
+        return None
+    try:
+        text = page_text(document, stored_snapshot(store, document, earlier))
+    except ExtractError:
+        return None
+    if not text.strip() or text == previous.text:
+        return None
+    return store.record_version(
         document,
         text,
         date=date,
-        source=source,
-        snapshot=snapshot,
-        extra={"previous": previous.name, "changes": counts, "flags": [f.to_json() for f in flags]},
+        source="reextract",
+        snapshot=str(earlier["file"]),
+        extra={"reason": "rules-changed", "previous": previous.name, "changes": {}, "flags": []},
     )
-    return CheckResult(document, "changed", tuple(changes), tuple(flags), version=name, checked_at=date)
 
 
 async def _check_document(
@@ -95,28 +178,79 @@ async def _check_document(
     if snapshot is None:  # 304 Not Modified
         return CheckResult(document, "unchanged", checked_at=fetcher.now())
     try:
+        earlier = store.last_snapshot(document)
         raw_file = store.record_snapshot(document, snapshot)
-        if same_rules and state.get("body_sha256") == snapshot.sha256 and store.latest_version(document):
-            result = CheckResult(document, "unchanged", checked_at=snapshot.fetched_at)
-        else:
-            text = page_text(document, snapshot)
-            if not text.strip():
-                raise ExtractError("the page has no text (empty page?); not recorded")
-            result = record(
-                store, document, text, date=snapshot.fetched_at, taxonomy=taxonomy, snapshot=raw_file
-            )
-        store.save_state(
-            document,
-            {
-                "rules": fingerprint,
-                "etag": snapshot.etag,
-                "last_modified": snapshot.last_modified,
-                "body_sha256": snapshot.sha256,
-            },
-        )
-        return result
+        trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
+        new_state: dict[str, object] = {
+            "rules": fingerprint,
+            "etag": snapshot.etag,
+            "last_modified": snapshot.last_modified,
+            "body_sha256": snapshot.sha256,
+        }
+        if (
+            same_rules
+            and not trouble
+            and state.get("body_sha256") == snapshot.sha256
+            and store.latest_version(document)
+        ):
+            store.save_state(document, new_state)
+            return CheckResult(document, "unchanged", checked_at=snapshot.fetched_at)
+        rebased = None
+        if state.get("rules") and not same_rules and earlier is not None:
+            rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
+        previous = store.latest_version(document)
+        text, problem = _problem_of(document, snapshot, previous.text if previous else None)
+        if problem is not None:
+            result, kept = _in_trouble(store, document, text, problem, trouble, snapshot, raw_file, taxonomy)
+            if kept is not None:
+                new_state["problem"] = kept
+            store.save_state(document, new_state)
+            return result
+        result = record(store, document, text, date=snapshot.fetched_at, taxonomy=taxonomy, snapshot=raw_file)
+        notes = [result.notice] if result.notice else []
+        if trouble:
+            notes.insert(0, f"recovered: {trouble.get('reason')} (since {str(trouble.get('since'))[:10]})")
+        if rebased:
+            notes.insert(0, f"the selectors changed: the last page was re-extracted with them as {rebased}")
+        store.save_state(document, new_state)
+        return replace(result, notice="; ".join(notes) or None)
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=snapshot.fetched_at)
+
+
+def _in_trouble(
+    store: Store,
+    document: Document,
+    text: str,
+    problem: Problem,
+    trouble: dict[str, object] | None,
+    snapshot: Snapshot,
+    raw_file: str,
+    taxonomy: Taxonomy,
+) -> tuple[CheckResult, dict[str, object] | None]:
+    """Report a problem once when it starts, quietly while it lasts; accept a shrunken or translated
+    text that comes back unchanged check after check, as it is then the document."""
+    date = snapshot.fetched_at
+    digest = sha(text)
+    if trouble is None or trouble.get("kind") != problem.kind:
+        kept = {
+            "kind": problem.kind,
+            "reason": problem.reason,
+            "since": date.isoformat(),
+            "snapshot": raw_file,
+            "text_sha256": digest,
+            "seen": 1,
+        }
+        error = f"{problem.reason}; the page is kept as evidence ({raw_file}), no version recorded"
+        return CheckResult(document, "error", error=error, checked_at=date), kept
+    seen = int(trouble.get("seen", 1)) + 1 if trouble.get("text_sha256") == digest else 1  # type: ignore[call-overload]
+    if problem.confirmable and seen >= CONFIRMATIONS:
+        result = record(store, document, text, date=date, taxonomy=taxonomy, snapshot=raw_file)
+        notice = f"accepted as the document after {seen} identical checks: {problem.reason}"
+        return replace(result, notice=notice), None
+    kept = {**trouble, "text_sha256": digest, "seen": seen, "snapshot": raw_file}
+    notice = f"still a problem since {str(trouble.get('since'))[:10]}: {problem.reason}"
+    return CheckResult(document, "unchanged", checked_at=date, notice=notice), kept
 
 
 async def check_async(

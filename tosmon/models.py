@@ -127,6 +127,7 @@ class CheckResult:
     error: str | None = None
     version: str | None = None  # name of the version recorded by this check, if any
     checked_at: datetime | None = None
+    notice: str | None = None  # a health or flip-flop note: "recovered: ...", "alternates between ..."
 
 
 @dataclass(frozen=True)

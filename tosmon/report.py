@@ -40,6 +40,7 @@ def result_to_json(result: CheckResult) -> dict[str, object]:
         "status": result.status,
         "flags": [f.to_json() for f in result.flags],
         "error": result.error,
+        "notice": result.notice,
         "version": result.version,
         "checked_at": result.checked_at.isoformat() if result.checked_at else None,
         "changes": changes_to_json(result.changes),
