@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -306,4 +306,55 @@ def check(
             now=now,
             progress=progress,
         )
+    )
+
+
+@dataclass(frozen=True)
+class Reextraction:
+    """What rebuilding one document's versions did."""
+
+    document: Document
+    snapshots: int
+    versions: tuple[str, ...]
+    skipped: tuple[str, ...]  # one reason per raw snapshot that gave no healthy text
+
+
+def reextract(store: Store, document: Document) -> Reextraction:
+    """Rebuild a document's versions from its stored raw snapshots with its current rules.
+
+    The rebuilt versions are dated when their page was fetched and marked `reason: rules-changed`,
+    so they never read as changes of the terms; the last one becomes the version the next check
+    compares with. Old versions are kept: the store never deletes evidence.
+    """
+    fingerprint = rules_fingerprint(document)
+    metas = store.snapshots(document)
+    recorded: list[str] = []
+    skipped: list[str] = []
+    text: str | None = None
+    for meta in metas:
+        snapshot = stored_snapshot(store, document, meta)
+        candidate, problem = _problem_of(document, snapshot, text)
+        if problem is not None:
+            skipped.append(f"{meta['file']}: {problem.reason}")
+            continue
+        if candidate != text:
+            recorded.append(_record_rebuilt(store, document, candidate, snapshot.fetched_at, meta, recorded))
+            text = candidate
+    latest = store.latest_version(document)
+    if text is not None and latest is not None and latest.name != recorded[-1]:
+        # an old version dated after the last rebuilt one must not stay the baseline
+        recorded.append(_record_rebuilt(store, document, text, latest.date, metas[-1], recorded))
+    if metas:
+        store.save_state(document, {"rules": fingerprint, "body_sha256": metas[-1].get("sha256")})
+    return Reextraction(document, len(metas), tuple(recorded), tuple(skipped))
+
+
+def _record_rebuilt(
+    store: Store, document: Document, text: str, date: datetime, meta: dict[str, object], recorded: list[str]
+) -> str:
+    extra: dict[str, object] = {"reason": "rules-changed", "changes": {}, "flags": []}
+    if recorded:
+        extra["previous"] = recorded[-1]
+    return store.record_version(
+        document, text, date=date, source="reextract", snapshot=str(meta["file"]), extra=extra
     )
