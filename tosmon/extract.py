@@ -484,7 +484,8 @@ class _Writer:
             self.links.append((len(self.buffer), element.get("href") or ""))
             return
         if tag in ("td", "th"):
-            if self.cells == 0 and self.buffer and "".join(self.buffer).strip():
+            pending = "".join(self.buffer).strip()
+            if self.cells == 0 and pending and not pending.endswith("|"):
                 self.buffer.append(" | ")
             self.cells += 1
             return
@@ -562,7 +563,8 @@ def normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t\f\v]+", " ", text)
-    lines = [re.sub(r" {2,}", " ", line).rstrip() for line in text.split("\n")]
+    # collapse runs of spaces inside a line, but keep the indentation of nested list items
+    lines = [re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line.strip() or (out and out[-1]):
@@ -572,6 +574,9 @@ def normalize_text(text: str) -> str:
 
 def apply_ignore(text: str, patterns: tuple[str, ...]) -> str:
     """Drop the user's ignore patterns (build dates, counters...) before the text is compared."""
+    had_blank_lines = "\n\n" in text.strip("\n")
     for pattern in patterns:
         text = re.sub(pattern, "", text, flags=re.MULTILINE)
+    if not had_blank_lines:  # a line the patterns emptied is gone, not a new paragraph break
+        text = "\n".join(line for line in text.split("\n") if line.strip())
     return normalize_text(text)
