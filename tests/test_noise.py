@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,37 @@ def test_real_link_target_change_is_still_a_change() -> None:
 def test_ignore_patterns_drop_text_before_comparing() -> None:
     text = "Terms.\nPage generated at 04:00:12 by build 7f3a.\nYou agree.\n"
     assert apply_ignore(text, (r"^Page generated at .*$",)) == "Terms.\nYou agree.\n"
+
+
+def test_recorded_noise_steps_give_the_same_text_with_the_declared_selectors(corpus: Path) -> None:
+    """Every noise-only step of the replay corpus (raw HTML changed, OTA's text did not) must give the
+    same text as the step before it, and every text change must give a different text."""
+    from tosmon.models import RangeSelector
+
+    def declared(items: list[object]) -> tuple[object, ...]:
+        keys = {
+            "startBefore": "start_before",
+            "startAfter": "start_after",
+            "endBefore": "end_before",
+            "endAfter": "end_after",
+        }
+        return tuple(
+            RangeSelector(**{keys[k]: v for k, v in i.items()}) if isinstance(i, dict) else i for i in items
+        )
+
+    wrong = []
+    for directory in sorted(p for p in (corpus / "replay").iterdir() if p.is_dir()):
+        declaration = json.loads((directory / "declaration.json").read_text(encoding="utf-8"))
+        previous = None
+        for line in (directory / "steps.jsonl").read_text(encoding="utf-8").splitlines():
+            step = json.loads(line)
+            text = extract(
+                (directory / "snapshots" / f"{step['i']:04d}.html").read_bytes(),
+                base_url=declaration["url"],
+                select=declared(declaration["select"]),  # type: ignore[arg-type]
+                remove=declared(declaration.get("remove", [])),  # type: ignore[arg-type]
+            )
+            if previous is not None and (text != previous) != step["text_changed"]:
+                wrong.append(f"{directory.name} step {step['i']} ({step['change_kind']})")
+            previous = text
+    assert wrong == []

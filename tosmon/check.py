@@ -327,7 +327,8 @@ def reextract(store: Store, document: Document) -> Reextraction:
     compares with. Old versions are kept: the store never deletes evidence.
     """
     fingerprint = rules_fingerprint(document)
-    metas = store.snapshots(document)
+    # by fetch time: names of snapshots fetched within one second sort `-2` before the first
+    metas = sorted(store.snapshots(document), key=lambda meta: str(meta.get("fetched_at")))
     recorded: list[str] = []
     skipped: list[str] = []
     text: str | None = None

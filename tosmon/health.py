@@ -21,14 +21,17 @@ LOST_SHARE = 0.4  # keeping less than this share of the last version's words is 
 SHORT_PAGE_WORDS = 400  # challenge and login pages are short; long legal texts may mention captchas
 CONFIRMATIONS = 3  # a shrunken or translated text seen this many checks in a row is the new normal
 
+# Words a visitor reads on a challenge page (its text or title). Raw markup is not a sign: many
+# healthy pages load Cloudflare's `challenge-platform` script.
 CHALLENGE = re.compile(
-    r"just a moment\.\.\.|checking (if the site connection is secure|your browser)|cf-challenge|"
-    r"challenge-platform|attention required! \| cloudflare|verify (that )?you are (a )?human|"
-    r"are you a robot|captcha|ddos protection by|access denied|request unsuccessful\. incapsula|"
-    r"please enable (javascript|cookies) (and cookies )?to continue|px-captcha|_incapsula_resource|"
+    r"just a moment\.\.\.|checking (if the site connection is secure|your browser)|"
+    r"attention required! \| cloudflare|verify(ing)? (that )?you are (a )?human|are you a robot|captcha|"
+    r"needs to review the security of your connection|ddos protection by|access denied|"
+    r"request unsuccessful\. incapsula|enable javascript and cookies to continue|"
     r"unusual traffic from your computer",
     re.IGNORECASE,
 )
+TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 PASSWORD_FIELD = re.compile(rb"<input[^>]+type\s*=\s*[\"']?password", re.IGNORECASE)
 LOGIN_WORDS = re.compile(r"\b(sign in|log in|login|sign-in|log-in|password)\b", re.IGNORECASE)
 
@@ -82,7 +85,9 @@ def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None
     """What is wrong with a page's text, compared with the last recorded version, if anything."""
     found = words(text)
     short = len(found) < SHORT_PAGE_WORDS
-    if short and CHALLENGE.search(text + " " + body[:20_000].decode("utf-8", "replace")):
+    title = TITLE.search(body[:50_000])
+    seen = text + " " + (title.group(1).decode("utf-8", "replace") if title else "")
+    if short and CHALLENGE.search(seen):
         return Problem("challenge", "the site answered with a bot challenge instead of the page")
     if short and PASSWORD_FIELD.search(body) and LOGIN_WORDS.search(text):
         return Problem("login", "the site answered with a login page instead of the document")
