@@ -195,3 +195,15 @@ def test_healthy_page_loading_a_challenge_script_is_not_a_challenge() -> None:
     html = page(CLAUSES, "<script src='/cdn-cgi/challenge-platform/scripts/jsd/main.js'></script>").encode()
     text = "\n".join(CLAUSES)
     assert page_problem(text, html, previous=text) is None
+
+
+def test_text_that_only_moved_its_line_breaks_is_unchanged(tosmon, site) -> None:
+    site(tosmon, page(CLAUSES))
+    regrouped = (
+        f"<html><body><main id='terms'><h1>Terms</h1><p>{CLAUSES[0]} {CLAUSES[1]}</p>"
+        + "".join(f"<div>{c}</div>" for c in CLAUSES[2:])
+        + "</main></body></html>"
+    )
+    code, result = site(tosmon, regrouped)
+    assert (code, result["status"]) == (ExitCode.OK, "unchanged")
+    assert len(versions(site.store)) == 1

@@ -59,6 +59,7 @@ def record(
 ) -> CheckResult:
     """Compare `text` with the last version and record it if it changed; the core of every check.
 
+    A text whose words are all the same, in the same order, is unchanged whatever its line breaks.
     A text that goes back to a known version is reported the first time; when the page keeps
     alternating between the same two versions (an A/B test), it is recorded quietly.
     """
@@ -69,7 +70,7 @@ def record(
             document, text, date=date, source=source, snapshot=snapshot, extra={"changes": {}, "flags": []}
         )
         return CheckResult(document, "new", version=name, checked_at=date)
-    if previous.text == text:
+    if previous.text.split() == text.split():  # only line breaks or spacing moved: same words, same terms
         return CheckResult(document, "unchanged", checked_at=date)
     digest = sha(text)
     known = next((v for v in reversed(versions[:-1]) if v.meta.get("sha256") == digest), None)

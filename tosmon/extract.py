@@ -124,9 +124,12 @@ CONSENT_WORDS = frozenset(
 NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|ref_src|"
-    r"trk|trkinfo|sessionid|session_id|sid|token|nonce|_hs\w+|hsctatracking|vero_\w+|oly_\w+|rb_clickid|s_cid)$",
+    r"trk|trkinfo|sessionid|session_id|sid|token|nonce|_hs\w+|hsctatracking|vero_\w+|oly_\w+|rb_clickid|s_cid|"
+    r"_|cb|cachebust|cache_bust|nocache|rnd|random|timestamp)$",
     re.IGNORECASE,
 )
+PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+RELATIVE_TIME = re.compile(r"\b(ago|yesterday|today|just now)\b", re.IGNORECASE)
 REDIRECT_TARGET = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+", re.IGNORECASE)
 TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=%]+")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -196,6 +199,7 @@ def extract(
         return ""
     if base_url:
         _absolutize_links(root, base_url)
+    _fix_relative_times(root)
     for element in root.iter(etree.Comment, etree.ProcessingInstruction):
         _drop(element)
     etree.strip_elements(root, *NEVER_TEXT, with_tail=False)
@@ -382,6 +386,16 @@ def _drop(element: etree._Element) -> None:
     parent.remove(element)
 
 
+def _fix_relative_times(root: etree._Element) -> None:
+    """`<time datetime="2025-06-17">3 days ago</time>` reads differently every day: keep the date."""
+    for element in root.iter("time"):
+        stamp = element.get("datetime", "")
+        if stamp and RELATIVE_TIME.search("".join(element.itertext())):
+            for child in list(element):
+                element.remove(child)
+            element.text = stamp[:10]
+
+
 def _absolutize_links(root: etree._Element, base_url: str) -> None:
     for link in root.iter("a"):
         href = link.get("href")
@@ -435,6 +449,7 @@ def clean_url(href: str, base_url: str) -> str:
     if query:
         kept = [(k, v) for k, v in query if not TRACKING_PARAMS.match(k) and not _looks_like_token(v)]
         parts = parts._replace(query=urlencode(kept))
+    parts = parts._replace(path=PATH_SESSION.sub("", parts.path))
     if parts.netloc and not parts.path:
         parts = parts._replace(path="/")  # https://example.com and https://example.com/ are one link
     return urlunsplit(parts)
