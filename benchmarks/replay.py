@@ -17,8 +17,8 @@ Counted per document and overall:
 Similarity is 2*M/(A+B) over the word sequences of both texts (M words matched by a diff), after
 the same normalisation on both sides: NFKC, no zero-width characters; Markdown link syntax
 `[text](url)` becomes the words of `text` followed by the URL (in-page `#anchor` targets are
-dropped: navigation, not terms); Markdown escapes, `<br>` tags and the punctuation Markdown adds
-around words (`# * _ > | = - \\` backticks) are stripped; a paragraph repeated verbatim later in the
+dropped: navigation, not terms); Markdown escapes, bold markers, `<br>` tags and the punctuation
+Markdown adds around words (`# * _ > | = - \\` backticks) are stripped; a paragraph repeated verbatim later in the
 same text is counted once (OTA repeats nested matches of selectors like `div`). Links tosmon
 resolved against the local server are mapped back to the document's real origin.
 
@@ -69,6 +69,7 @@ def words(text: str) -> list[str]:
     """The words compared for similarity; the same normalisation for both texts."""
     text = unicodedata.normalize("NFKC", text).translate(INVISIBLE)
     text = re.sub(r"</?br\s*/?>?", " ", text)
+    text = re.sub(r"(?<!\\)(\*\*|__)", "", text)  # bold markers, wherever they sit in a word
     text = ESCAPE.sub(r"\1", text)
     text = LINK.sub(lambda m: f" {m.group(1)} {'' if m.group(2).startswith('#') else m.group(2)} ", text)
     seen: set[str] = set()

@@ -1,10 +1,15 @@
 """Turn a fetched page into stable, readable text that keeps the structure of the legal document.
 
-The declared `select` selectors pick the legal text (all matches, outermost first, in document
-order; a range keeps everything between two anchors), `remove` selectors drop parts of it. Without
-`select`, the page's main content is found and navigation, headers, footers, scripts, styles and
-cookie banners are dropped. The text comes out Markdown-like: headings as `#` lines, one paragraph
-or list item per line, links as `[text](absolute url)`, table rows as `cell | cell`.
+The declarations mean what they mean in Open Terms Archive: `remove` selectors drop parts of the
+page, then every match of every `select` entry is kept (a range keeps everything between two
+anchors). Without `select`, the page's main content is found and navigation, headers, footers,
+scripts, styles and cookie banners are dropped. The text comes out Markdown-like: headings as `#`
+lines, one paragraph or list item per line, links as `[text](absolute url)`, table rows as
+`cell | cell`.
+
+What churns without being a change is normalised here: Unicode forms, invisible characters and
+spacing, tracking parameters, per-request tokens and redirect wrappers in links, relative versus
+absolute links, Cloudflare-obfuscated e-mail addresses, relative dates ("3 days ago").
 
 lxml does the parsing and selection (it is the hot path of a nightly run); beautifulsoup4's
 UnicodeDammit decodes bytes whose charset is missing or wrong.
