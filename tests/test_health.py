@@ -92,7 +92,9 @@ def test_login_page_is_a_problem_not_a_version(tosmon, site) -> None:
 def test_empty_page_is_an_error_and_not_recorded(tosmon, site) -> None:
     code, result = site(tosmon, "<html><body></body></html>")
     assert code == ExitCode.DOCUMENT_FAILED
-    assert result["error"].startswith("the page has almost no text (0 words; empty page?)")
+    assert result["error"].startswith(
+        "the page has no text (empty page?); the page is kept as evidence (raw/"
+    )
     assert versions(site.store) == []
 
 
@@ -207,3 +209,11 @@ def test_text_that_only_moved_its_line_breaks_is_unchanged(tosmon, site) -> None
     code, result = site(tosmon, regrouped)
     assert (code, result["status"]) == (ExitCode.OK, "unchanged")
     assert len(versions(site.store)) == 1
+
+
+def test_tiny_page_is_a_problem_until_it_comes_back_unchanged_three_times(tosmon, site) -> None:
+    tiny = "<html><body><main><p>Imprint: Example Ltd, 1 Main Street, Dublin.</p></main></body></html>"
+    results = [site(tosmon, tiny) for _ in range(3)]
+    assert [code for code, _ in results] == [ExitCode.DOCUMENT_FAILED, ExitCode.OK, ExitCode.CHANGED]
+    assert results[0][1]["error"].startswith("the page has almost no text (6 words)")
+    assert results[2][1]["status"] == "new"

@@ -76,3 +76,13 @@ def test_import_ota_with_nothing_convertible_fails(tosmon, tmp_path: Path) -> No
     assert outcome.code == ExitCode.USAGE
     assert outcome.stderr.splitlines()[-1] == "Error: no declaration could be converted"
     assert outcome.stderr.startswith(f"not converted: {path}: not valid JSON: ")
+
+
+def test_import_ota_missing_path_names_it(tosmon, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.json"
+    outcome = tosmon("import-ota", missing)
+    assert outcome.code == ExitCode.USAGE
+    assert outcome.stderr == (
+        f"not converted: {missing}: cannot read: No such file or directory\n"
+        "Error: no declaration could be converted\n"
+    )

@@ -62,3 +62,19 @@ def test_reextract_without_snapshots_says_so(tosmon, watchlist_file) -> None:
     outcome = tosmon("reextract", "--watchlist", watchlist)
     assert outcome.code == ExitCode.OK
     assert outcome.stdout == "Example/Terms of Service: no stored snapshot to re-extract\n"
+
+
+def test_reextract_skips_a_missing_raw_snapshot_and_goes_on(tosmon, httpserver, watchlist_file) -> None:
+    url = httpserver.url_for("/terms")
+    watchlist = watchlist_file(f"services:\n  Example:\n    Terms of Service:\n      url: {url}\n")
+    for html in (page("10 %"), page("20 %")):
+        httpserver.clear()
+        httpserver.expect_request("/terms").respond_with_data(html, content_type="text/html")
+        tosmon("check", "--watchlist", watchlist)
+    raw = watchlist.parent / "snapshots" / "Example" / "Terms-of-Service" / "raw"
+    first = min((p for p in raw.glob("*.html")), key=lambda p: p.stat().st_mtime)
+    first.unlink()
+    outcome = tosmon("reextract", "--watchlist", watchlist)
+    assert outcome.code == ExitCode.OK
+    assert outcome.stdout == "Example/Terms of Service: 2 snapshot(s) re-extracted, 1 version(s) recorded\n"
+    assert outcome.stderr == f"  skipped {first}: unreadable: No such file or directory\n"

@@ -148,7 +148,7 @@ def _rebase_on_new_rules(
         return None
     try:
         text = page_text(document, stored_snapshot(store, document, earlier))
-    except ExtractError:
+    except (ExtractError, StoreError):
         return None
     if not text.strip() or text == previous.text:
         return None
@@ -334,7 +334,11 @@ def reextract(store: Store, document: Document) -> Reextraction:
     skipped: list[str] = []
     text: str | None = None
     for meta in metas:
-        snapshot = stored_snapshot(store, document, meta)
+        try:
+            snapshot = stored_snapshot(store, document, meta)
+        except StoreError as error:
+            skipped.append(str(error))
+            continue
         candidate, problem = _problem_of(document, snapshot, text)
         if problem is not None:
             skipped.append(f"{meta['file']}: {problem.reason}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 MIN_WORDS = 20  # fewer words than this is not a legal document
 LOST_SHARE = 0.4  # keeping less than this share of the last version's words is a broken page
 SHORT_PAGE_WORDS = 400  # challenge and login pages are short; long legal texts may mention captchas
-CONFIRMATIONS = 3  # a shrunken or translated text seen this many checks in a row is the new normal
+CONFIRMATIONS = 3  # a tiny, shrunken or translated text seen this many checks in a row is the new normal
 
 # Words a visitor reads on a challenge page (its text or title). Raw markup is not a sign: many
 # healthy pages load Cloudflare's `challenge-platform` script.
@@ -53,13 +53,13 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 class Problem:
     """Why a fetched page is not a version of the document."""
 
-    kind: str  # "empty", "challenge", "login", "shrunk", "language", "selector", "fetch"
+    kind: str  # "challenge", "login", "empty", "tiny", "shrunk", "language" or "selector"
     reason: str
 
     @property
     def confirmable(self) -> bool:
         """Whether a text that keeps coming back unchanged may in the end be the document."""
-        return self.kind in ("shrunk", "language")
+        return self.kind in ("tiny", "shrunk", "language")
 
 
 def sha(text: str) -> str:
@@ -91,8 +91,10 @@ def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None
         return Problem("challenge", "the site answered with a bot challenge instead of the page")
     if short and PASSWORD_FIELD.search(body) and LOGIN_WORDS.search(text):
         return Problem("login", "the site answered with a login page instead of the document")
+    if not found:
+        return Problem("empty", "the page has no text (empty page?)")
     if len(found) < MIN_WORDS:
-        return Problem("empty", f"the page has almost no text ({len(found)} words; empty page?)")
+        return Problem("tiny", f"the page has almost no text ({len(found)} words)")
     if previous is None:
         return None
     before = len(words(previous))

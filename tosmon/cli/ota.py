@@ -12,9 +12,7 @@ from tosmon.ota import import_declarations, to_yaml
 
 
 @main.command("import-ota")
-@click.argument(
-    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True)
-)
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @handle_errors
 def import_ota_command(paths: tuple[Path, ...]) -> None:
     """Print watchlist entries (a `services:` section) made from the Open Terms Archive declaration
