@@ -229,8 +229,8 @@ def _in_trouble(
     raw_file: str,
     taxonomy: Taxonomy,
 ) -> tuple[CheckResult, dict[str, object] | None]:
-    """Report a problem once when it starts, quietly while it lasts; accept a shrunken or translated
-    text that comes back unchanged check after check, as it is then the document."""
+    """Report a problem once when it starts, quietly while it lasts; accept a tiny, shrunken or
+    translated text that comes back unchanged check after check, as it is then the document."""
     date = snapshot.fetched_at
     digest = sha(text)
     if trouble is None or trouble.get("kind") != problem.kind:
