@@ -109,22 +109,10 @@ CHROME_SHARE = 0.25  # chrome is a small part of a page's text
 MENU_LINKS = 3
 MENU_LINK_SHARE = 0.8
 CHROME_WORDS = frozenset(
-    [
-        "header",
-        "footer",
-        "nav",
-        "navbar",
-        "navigation",
-        "menu",
-        "sidebar",
-        "breadcrumb",
-        "breadcrumbs",
-        "topbar",
-        "masthead",
-    ]
+    "header footer nav navbar navigation menu sidebar breadcrumb breadcrumbs topbar masthead".split()  # noqa: SIM905
 )
 CONSENT_WORDS = frozenset(
-    ["cookie", "cookies", "consent", "gdpr", "onetrust", "didomi", "cookiebot", "usercentrics", "truste"]
+    "cookie cookies consent gdpr cmp onetrust didomi cookiebot usercentrics truste osano iubenda klaro".split()  # noqa: SIM905
 )
 NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 TRACKING_PARAMS = re.compile(
@@ -137,7 +125,10 @@ PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
 RELATIVE_TIME = re.compile(r"\b(ago|yesterday|today|just now)\b", re.IGNORECASE)
 REDIRECT_TARGET = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+", re.IGNORECASE)
 TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=%]+")
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# zero-width spaces and joiners, word joiner, BOM, soft hyphen, direction marks, invisible operators
+INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u2061\u2062\u2063\u2064\u180e"), None
+)
 _translator = HTMLTranslator()
 
 
@@ -358,7 +349,7 @@ def _named_like_chrome(element: etree._Element) -> bool:
             continue
         if words[0] in CHROME_WORDS or (len(words) == 2 and words[1] in CHROME_WORDS):
             return True
-        if CONSENT_WORDS.intersection(words) and element.find(".//button") is not None:
+        if CONSENT_WORDS.intersection(words) and _xpath("button, [role=button]")(element):
             return True
     return False
 
