@@ -320,10 +320,12 @@ def _drop_boilerplate(container: etree._Element, base_url: str) -> None:
     Semantic tags go first. Then, as many sites build their chrome from plain divs, an element is
     dropped when it is named like chrome (`headerWrap`, `cookie-banner`) or is mostly links (a menu,
     a site map), and holds a small part of the text: on a cookie policy the cookie-named element is
-    the document itself. Hidden elements stay: collapsed accordions hold legal text.
+    the document itself. A header holding the page's `<h1>` is the document's title block (with its
+    effective date), not chrome. Hidden elements stay: collapsed accordions hold legal text.
     """
     for element in _xpath(BOILERPLATE)(container):
-        _drop(element)
+        if not _holds_title(element):
+            _drop(element)
     site = urlsplit(base_url).hostname or ""
     total = _text_length(container)
     pending = list(container)
@@ -333,11 +335,16 @@ def _drop_boilerplate(container: etree._Element, base_url: str) -> None:
             continue
         length = _text_length(element)
         if length < total * CHROME_SHARE and (
-            _named_like_chrome(element) or _mostly_site_links(element, length, site)
+            (_named_like_chrome(element) and not _holds_title(element))
+            or _mostly_site_links(element, length, site)
         ):
             _drop(element)
         else:
             pending.extend(element)
+
+
+def _holds_title(element: etree._Element) -> bool:
+    return element.tag != "nav" and element.find(".//h1") is not None
 
 
 def _named_like_chrome(element: etree._Element) -> bool:
