@@ -52,6 +52,7 @@ def site(httpserver: HTTPServer, watchlist_file: Callable[[str], Path]) -> Calla
         return outcome.code, json.loads(outcome.stdout)["documents"][0]  # type: ignore[attr-defined]
 
     check.store = watchlist.parent / "snapshots" / "Example" / "Terms-of-Service"  # type: ignore[attr-defined]
+    check.watchlist = watchlist  # type: ignore[attr-defined]
     return check
 
 
@@ -217,3 +218,19 @@ def test_tiny_page_is_a_problem_until_it_comes_back_unchanged_three_times(tosmon
     assert [code for code, _ in results] == [ExitCode.DOCUMENT_FAILED, ExitCode.OK, ExitCode.CHANGED]
     assert results[0][1]["error"].startswith("the page has almost no text (6 words)")
     assert results[2][1]["status"] == "new"
+
+
+def test_failing_site_alerts_when_it_starts_failing_and_when_it_recovers(tosmon, site, httpserver) -> None:
+    site(tosmon, page(CLAUSES))
+    outcomes = []
+    for _ in range(2):
+        httpserver.clear()
+        httpserver.expect_request("/terms").respond_with_data("gone", status=404)
+        outcomes.append(tosmon("check", "--watchlist", site.watchlist, "--json"))
+    first, second = (json.loads(o.stdout)["documents"][0] for o in outcomes)
+    assert [o.code for o in outcomes] == [ExitCode.DOCUMENT_FAILED, ExitCode.OK]
+    assert first["error"] == "HTTP 404 NOT FOUND"
+    assert second["notice"].startswith("still a problem since ")
+    code, result = site(tosmon, page(CLAUSES))
+    assert (code, result["status"]) == (ExitCode.OK, "unchanged")
+    assert result["notice"].startswith("recovered: HTTP 404 NOT FOUND (since ")

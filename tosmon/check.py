@@ -168,20 +168,21 @@ async def _check_document(
     state = store.state(document)
     fingerprint = rules_fingerprint(document)
     same_rules = state.get("rules") == fingerprint
+    trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
+    conditional = same_rules and not trouble  # a 304 must never vouch for a problem page
     try:
         snapshot = await fetcher.fetch(
             document,
-            etag=str(state["etag"]) if same_rules and state.get("etag") else None,
-            last_modified=str(state["last_modified"]) if same_rules and state.get("last_modified") else None,
+            etag=str(state["etag"]) if conditional and state.get("etag") else None,
+            last_modified=str(state["last_modified"]) if conditional and state.get("last_modified") else None,
         )
     except FetchError as error:
-        return CheckResult(document, "error", error=error.reason, checked_at=fetcher.now())
+        return _fetch_failed(store, document, state, trouble, error, fetcher.now())
     if snapshot is None:  # 304 Not Modified
         return CheckResult(document, "unchanged", checked_at=fetcher.now())
     try:
         earlier = store.last_snapshot(document)
         raw_file = store.record_snapshot(document, snapshot)
-        trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
         new_state: dict[str, object] = {
             "rules": fingerprint,
             "etag": snapshot.etag,
@@ -217,6 +218,30 @@ async def _check_document(
         return replace(result, notice="; ".join(notes) or None)
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=snapshot.fetched_at)
+
+
+def _fetch_failed(
+    store: Store,
+    document: Document,
+    state: dict[str, object],
+    trouble: dict[str, object] | None,
+    error: FetchError,
+    date: datetime,
+) -> CheckResult:
+    """A failed fetch is reported when it starts failing, then quietly until a page comes back."""
+    try:
+        if trouble is not None and trouble.get("kind") == "fetch":
+            seen = int(trouble.get("seen", 1)) + 1  # type: ignore[call-overload]
+            store.save_state(
+                document, {**state, "problem": {**trouble, "reason": error.reason, "seen": seen}}
+            )
+            notice = f"still a problem since {str(trouble.get('since'))[:10]}: {error.reason}"
+            return CheckResult(document, "unchanged", checked_at=date, notice=notice)
+        problem = {"kind": "fetch", "reason": error.reason, "since": date.isoformat(), "seen": 1}
+        store.save_state(document, {**state, "problem": problem})
+    except StoreError as store_error:
+        return CheckResult(document, "error", error=f"{error.reason}; {store_error}", checked_at=date)
+    return CheckResult(document, "error", error=error.reason, checked_at=date)
 
 
 def _in_trouble(
