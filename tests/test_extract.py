@@ -43,3 +43,9 @@ def test_selector_that_matches_nothing_is_an_error_naming_it() -> None:
 def test_range_whose_anchor_is_missing_matches_nothing() -> None:
     with pytest.raises(ExtractError, match="matches nothing"):
         extract(b"<body><p id='a'>A</p></body>", select=(RangeSelector(start_before="#a", end_before="#zz"),))
+
+
+def test_page_decodes_with_its_meta_charset_and_as_utf8_without_one() -> None:
+    latin = "<html><head><meta charset='windows-1252'></head><body><p>Données – café</p></body></html>"
+    assert extract(latin.encode("cp1252"), select=("p",)) == "Données – café\n"
+    assert extract("<body><p>Données – café</p></body>".encode(), select=("p",)) == "Données – café\n"

@@ -149,10 +149,14 @@ def _xpath(css: str) -> etree.XPath:
 
 
 def decode(body: bytes, content_type: str = "") -> str:
-    """Decode a response body, trusting the declared charset only when the bytes agree with it."""
+    """Decode a response body, trusting the declared charset only when the bytes agree with it.
+
+    Without a declaration, bytes that are valid UTF-8 are UTF-8: a statistical guess is tried only
+    after it, as it may read a short UTF-8 page as Mac Roman, and differently from one install to
+    another."""
     declared = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
     known = [declared.group(1)] if declared else []
-    dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
+    dammit = UnicodeDammit(body, known_definite_encodings=known, user_encodings=["utf-8"], is_html=True)
     if dammit.unicode_markup is None:
         return body.decode("utf-8", errors="replace")
     return dammit.unicode_markup
