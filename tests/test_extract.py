@@ -40,6 +40,14 @@ def test_selector_that_matches_nothing_is_an_error_naming_it() -> None:
         extract(b"<body><p>Terms.</p></body>", select=("#gone",))
 
 
+def test_range_that_ends_before_it_starts_matches_nothing() -> None:
+    with pytest.raises(ExtractError, match="matches nothing"):
+        extract(
+            b"<body><p id='b'>B</p><p id='a'>A</p></body>",
+            select=(RangeSelector(start_before="#a", end_after="#b"),),
+        )
+
+
 def test_range_whose_anchor_is_missing_matches_nothing() -> None:
     with pytest.raises(ExtractError, match="matches nothing"):
         extract(b"<body><p id='a'>A</p></body>", select=(RangeSelector(start_before="#a", end_before="#zz"),))

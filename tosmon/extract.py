@@ -259,7 +259,22 @@ def _anchors(
     start = next(iter(_xpath(start_css)(root)), None) if start_css else None
     end = next(iter(_xpath(end_css)(root)), None) if end_css else None
     found = (start is not None or not start_css) and (end is not None or not end_css)
+    if found and start is not None and end is not None and start is not end:
+        # a range whose end comes before its start is empty, as a DOM Range would be
+        found = _follows(end, start)
     return start, end, found
+
+
+def _follows(element: etree._Element, anchor: etree._Element) -> bool:
+    """Whether `element` comes after `anchor` in document order."""
+    for node in anchor.iter():
+        if node is element:
+            return True
+    for ancestor in [anchor, *anchor.iterancestors()]:
+        for sibling in ancestor.itersiblings():
+            if sibling is element or any(node is element for node in sibling.iter()):
+                return True
+    return False
 
 
 def _range_copy(root: etree._Element, selector: RangeSelector) -> list[etree._Element]:
