@@ -32,7 +32,8 @@ window.addEventListener("load", () => setTimeout(() => fetch("/api/terms")
   .then((response) => response.json())
   .then((terms) => { document.getElementById("terms").innerHTML = terms.html; }), 100));
 </script></body></html>"""
-TERMS = "<h1>Terms of Service</h1><p>You keep the rights to your content.</p>"
+BODY = "These terms apply to every account, every upload and every use of the service, wherever you live and whatever device you use."
+TERMS = f"<h1>Terms of Service</h1><p>You keep the rights to your content.</p><p>{BODY}</p>"
 AI_TERMS = TERMS + "<p>We may use your content to train our artificial intelligence models.</p>"
 
 
@@ -78,9 +79,9 @@ def test_plain_fetching_misses_terms_written_by_javascript(httpserver, app, watc
 
     result = check_json(tosmon, watchlist)
 
-    assert (result["status"], result["error"]) == (
-        "error",
-        "the page has no text (empty page?); not recorded",
+    assert result["status"] == "error"
+    assert result["error"].startswith(
+        "the page has no text (empty page?); the page is kept as evidence (raw/"
     )
 
 
@@ -90,7 +91,7 @@ def test_browser_fetcher_reads_terms_written_by_javascript_and_flags_a_later_cha
     watchlist = watch(watchlist_file, httpserver.url_for("/terms"), "browser")
 
     assert check_json(tosmon, watchlist)["status"] == "new"
-    assert version_texts(watchlist) == ["# Terms of Service\nYou keep the rights to your content.\n"]
+    assert version_texts(watchlist) == [f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n"]
     assert check_json(tosmon, watchlist)["status"] == "unchanged"
 
     app["terms"] = AI_TERMS
@@ -111,7 +112,7 @@ def test_browser_fetcher_without_selectors_waits_for_the_page_to_settle(
     )
 
     assert check_json(tosmon, watchlist)["status"] == "new"
-    assert version_texts(watchlist) == ["# Terms of Service\nYou keep the rights to your content.\n"]
+    assert version_texts(watchlist) == [f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n"]
 
 
 def test_fetcher_can_be_a_default_for_every_document(
@@ -131,7 +132,7 @@ def test_auto_fetcher_switches_to_the_browser_when_the_selector_does_not_match(
     watchlist = watch(watchlist_file, httpserver.url_for("/terms"), "auto", select="'#terms h1, #terms p'")
 
     assert check_json(tosmon, watchlist)["status"] == "new"
-    assert version_texts(watchlist) == ["# Terms of Service\nYou keep the rights to your content.\n"]
+    assert version_texts(watchlist) == [f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n"]
 
 
 def test_auto_fetcher_switches_to_the_browser_on_a_bot_block(
@@ -146,7 +147,7 @@ def test_auto_fetcher_switches_to_the_browser_on_a_bot_block(
     watchlist = watch(watchlist_file, httpserver.url_for("/terms"), "auto", select="main")
 
     assert check_json(tosmon, watchlist)["status"] == "new"
-    assert version_texts(watchlist) == ["# Terms of Service\nYou keep the rights to your content.\n"]
+    assert version_texts(watchlist) == [f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n"]
 
 
 def test_auto_fetcher_switches_to_the_browser_on_a_challenge_page(
@@ -166,7 +167,7 @@ def test_auto_fetcher_switches_to_the_browser_on_a_challenge_page(
     watchlist = watch(watchlist_file, httpserver.url_for("/terms"), "auto", select="main")
 
     assert check_json(tosmon, watchlist)["status"] == "new"
-    assert version_texts(watchlist) == ["# Terms of Service\nYou keep the rights to your content.\n"]
+    assert version_texts(watchlist) == [f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n"]
 
 
 def test_auto_fetcher_keeps_plain_http_when_the_page_is_complete(
@@ -246,7 +247,7 @@ def test_browser_fetcher_stores_a_pdf_as_the_file_itself(
     chromium, httpserver: HTTPServer, watchlist_file, tosmon
 ) -> None:
     pdf = make_pdf(
-        [[[18, "bold", 72, 780, "Terms of Use"], [11, "regular", 72, 750, "You keep the rights."]]]
+        [[[18, "bold", 72, 780, "Terms of Use"], [11, "regular", 72, 750, f"You keep the rights. {BODY}"]]]
     )
     httpserver.expect_request("/terms.pdf").respond_with_data(pdf, content_type="application/pdf")
     watchlist = watchlist_file(
@@ -254,7 +255,7 @@ def test_browser_fetcher_stores_a_pdf_as_the_file_itself(
     )
 
     assert check_json(tosmon, watchlist)["status"] == "new"
-    assert version_texts(watchlist) == ["# Terms of Use\nYou keep the rights.\n"]
+    assert version_texts(watchlist) == [f"# Terms of Use\nYou keep the rights. {BODY}\n"]
     raw = watchlist.parent / "snapshots" / "Example" / "Terms" / "raw"
     assert [path.read_bytes() for path in raw.glob("*.pdf")] == [pdf]  # not Chromium's PDF viewer
 
@@ -273,5 +274,5 @@ def test_combined_document_renders_each_page_in_the_browser(
 
     assert check_json(tosmon, watchlist)["status"] == "new"
     assert version_texts(watchlist) == [
-        "# Terms of Service\nYou keep the rights to your content.\n\nWe keep your data for a year.\n"
+        f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n\nWe keep your data for a year.\n"
     ]

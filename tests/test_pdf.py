@@ -76,9 +76,7 @@ def test_pdf_served_as_octet_stream_is_still_read_as_a_pdf() -> None:
 
 
 def test_scanned_pdf_without_text_is_an_error() -> None:
-    with pytest.raises(
-        ExtractError, match=r"^the PDF has no extractable text \(a scanned image\?\); not recorded$"
-    ):
+    with pytest.raises(ExtractError, match=r"^the PDF has no extractable text \(a scanned image\?\)$"):
         pdf_text(make_pdf(["scan", "scan"]))
 
 
@@ -86,6 +84,9 @@ def test_damaged_pdf_is_an_error_naming_the_problem() -> None:
     body = make_pdf([[[11, "regular", 72, 760, "Cut short."]]])
     with pytest.raises(ExtractError, match=r"^unreadable PDF: "):
         pdf_text(body[:40])
+
+
+SCOPE = "These terms apply to every account and every upload, wherever you live."
 
 
 def _pdf_terms(*paragraphs: str) -> bytes:
@@ -98,9 +99,10 @@ def _pdf_terms(*paragraphs: str) -> bytes:
 def test_check_stores_the_pdf_raw_and_flags_a_new_training_clause(
     httpserver: HTTPServer, watchlist_file, tosmon
 ) -> None:
-    first = _pdf_terms("You keep the rights to your content.")
+    first = _pdf_terms("You keep the rights to your content.", SCOPE)
     second = _pdf_terms(
         "You keep the rights to your content.",
+        SCOPE,
         "We may use your content to train our artificial intelligence models.",
     )
     served = {"body": first}
@@ -117,7 +119,7 @@ def test_check_stores_the_pdf_raw_and_flags_a_new_training_clause(
     assert [p.read_bytes() for p in raw.glob("*.pdf")] == [first]
     versions = watchlist.parent / "snapshots" / "Example" / "Terms-of-Use" / "versions"
     assert [p.read_text() for p in versions.glob("*.md")] == [
-        "# Terms of Use\nYou keep the rights to your content.\n"
+        f"# Terms of Use\nYou keep the rights to your content.\n{SCOPE}\n"
     ]
 
     served["body"] = second
@@ -142,5 +144,7 @@ def test_check_reports_a_scanned_pdf_as_an_error_and_records_no_version(
 
     result = json.loads(outcome.stdout)["documents"][0]
     assert (outcome.code, result["status"]) == (3, "error")
-    assert result["error"] == "the PDF has no extractable text (a scanned image?); not recorded"
+    assert result["error"].startswith(
+        "the PDF has no extractable text (a scanned image?); the page is kept as evidence (raw/"
+    )
     assert not (watchlist.parent / "snapshots" / "Example" / "Terms" / "versions").exists()

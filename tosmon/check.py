@@ -1,7 +1,9 @@
 """One run of the pipeline over a watchlist: fetch, extract, store, diff and flag each document.
 
 Documents are fetched concurrently; each is processed as soon as its response arrives, and any
-failure becomes that document's result, never the run's.
+failure becomes that document's result, never the run's. Every fetched page is kept as evidence,
+but only a healthy page becomes a version (see tosmon.health); a change of the user's selectors is
+recorded as a change of rules, never reported as a change of terms.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -21,9 +23,11 @@ from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.extract import apply_ignore, extract
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
+from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot
 from tosmon.store import Store
 
+FLIP_FLOP_WINDOW = timedelta(days=30)
 Progress = Callable[[CheckResult], None]
 
 
@@ -55,29 +59,115 @@ def record(
     source: str = "fetch",
     snapshot: str | list[str] | None = None,
 ) -> CheckResult:
-    """Compare `text` with the last version and record it if it changed; the core of every check."""
-    previous = store.latest_version(document)
+    """Compare `text` with the last version and record it if it changed; the core of every check.
+
+    A text whose words are all the same, in the same order, is unchanged whatever its line breaks.
+    A text that goes back to a known version is reported the first time; when the page keeps
+    alternating between the same two versions (an A/B test), it is recorded quietly.
+    """
+    versions = store.versions(document)
+    previous = versions[-1] if versions else None
     if previous is None:
         name = store.record_version(
             document, text, date=date, source=source, snapshot=snapshot, extra={"changes": {}, "flags": []}
         )
         return CheckResult(document, "new", version=name, checked_at=date)
-    if previous.text == text:
+    if previous.text.split() == text.split():  # only line breaks or spacing moved: same words, same terms
         return CheckResult(document, "unchanged", checked_at=date)
+    digest = sha(text)
+    known = next((v for v in reversed(versions[:-1]) if v.meta.get("sha256") == digest), None)
+    alternating = (
+        known is not None
+        and previous.meta.get("same_as")
+        and versions[-2].meta.get("sha256") == digest
+        and date - previous.date <= FLIP_FLOP_WINDOW  # a clause re-added months later is news again
+    )
+    if alternating:
+        name = store.record_version(
+            document,
+            text,
+            date=date,
+            source=source,
+            snapshot=snapshot,
+            extra={
+                "previous": previous.name,
+                "same_as": known.name,
+                "flip_flop": True,
+                "changes": {},
+                "flags": [],
+            },
+        )
+        notice = f"alternates between two known versions (A/B test?); recorded quietly as {name}"
+        return CheckResult(document, "unchanged", version=name, checked_at=date, notice=notice)
     changes = diff_versions(previous.text, text)
     flags = flag_changes(changes, taxonomy)
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
-    name = store.record_version(
+    extra: dict[str, object] = {
+        "previous": previous.name,
+        "changes": counts,
+        "flags": [f.to_json() for f in flags],
+    }
+    notice = None
+    if known is not None:
+        extra["same_as"] = known.name
+        notice = (
+            f"back to the version of {known.date:%Y-%m-%d}; if it keeps alternating it is not reported again"
+        )
+    name = store.record_version(document, text, date=date, source=source, snapshot=snapshot, extra=extra)
+    return CheckResult(
+        document, "changed", tuple(changes), tuple(flags), version=name, checked_at=date, notice=notice
+    )
+
+
+def stored_snapshot(store: Store, document: Document, meta: dict[str, object]) -> Snapshot:
+    """A raw snapshot read back from the store, to extract it again."""
+    path = store.directory(document) / str(meta["file"])
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        raise StoreError(f"{path}: unreadable: {error.strerror}") from None
+    return Snapshot(
+        requested_url=str(meta.get("requested_url") or document.url),
+        final_url=str(meta.get("final_url") or document.url),
+        status=int(meta.get("status") or 200),  # type: ignore[call-overload]
+        content_type=str(meta.get("content_type") or ""),
+        fetched_at=datetime.fromisoformat(str(meta["fetched_at"])),
+        body=body,
+    )
+
+
+def _problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> tuple[str, Problem | None]:
+    try:
+        text = page_text(document, snapshot)
+    except ExtractError as error:
+        return "", Problem("selector", str(error))
+    return text, page_problem(text, snapshot.body, previous)
+
+
+def _rebase_on_new_rules(
+    store: Store, document: Document, earlier: dict[str, object], date: datetime
+) -> str | None:
+    """The user changed the selectors: the last page, extracted with the new rules, becomes the
+    version to compare with, recorded as a change of rules so it never alerts as a change of terms."""
+    previous = store.latest_version(document)
+    if previous is None:
+        return None
+    try:
+        text = page_text(document, stored_snapshot(store, document, earlier))
+    except (ExtractError, StoreError):
+        return None
+    if not text.strip() or text == previous.text:
+        return None
+    return store.record_version(
         document,
         text,
         date=date,
-        source=source,
-        snapshot=snapshot,
-        extra={"previous": previous.name, "changes": counts, "flags": [f.to_json() for f in flags]},
+        source="reextract",
+        snapshot=str(earlier["file"]),
+        extra={"reason": "rules-changed", "previous": previous.name, "changes": {}, "flags": []},
     )
-    return CheckResult(document, "changed", tuple(changes), tuple(flags), version=name, checked_at=date)
 
 
 async def _check_document(
@@ -88,39 +178,56 @@ async def _check_document(
     state = store.state(document)
     fingerprint = rules_fingerprint(document)
     same_rules = state.get("rules") == fingerprint
+    trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
+    conditional = same_rules and not trouble  # a 304 must never vouch for a problem page
     try:
         snapshot = await fetch_page(
             document,
             fetcher,
             browser,
-            etag=str(state["etag"]) if same_rules and state.get("etag") else None,
-            last_modified=str(state["last_modified"]) if same_rules and state.get("last_modified") else None,
+            etag=str(state["etag"]) if conditional and state.get("etag") else None,
+            last_modified=str(state["last_modified"]) if conditional and state.get("last_modified") else None,
         )
     except FetchError as error:
-        return CheckResult(document, "error", error=error.reason, checked_at=fetcher.now())
+        return _fetch_failed(store, document, state, trouble, error, fetcher.now())
     if snapshot is None:  # 304 Not Modified
         return CheckResult(document, "unchanged", checked_at=fetcher.now())
     try:
+        earlier = store.last_snapshot(document)
         raw_file = store.record_snapshot(document, snapshot)
-        if same_rules and state.get("body_sha256") == snapshot.sha256 and store.latest_version(document):
-            result = CheckResult(document, "unchanged", checked_at=snapshot.fetched_at)
-        else:
-            text = page_text(document, snapshot)
-            if not text.strip():
-                raise ExtractError("the page has no text (empty page?); not recorded")
-            result = record(
-                store, document, text, date=snapshot.fetched_at, taxonomy=taxonomy, snapshot=raw_file
-            )
-        store.save_state(
-            document,
-            {
-                "rules": fingerprint,
-                "etag": snapshot.etag,
-                "last_modified": snapshot.last_modified,
-                "body_sha256": snapshot.sha256,
-            },
-        )
-        return result
+        new_state: dict[str, object] = {
+            "rules": fingerprint,
+            "etag": snapshot.etag,
+            "last_modified": snapshot.last_modified,
+            "body_sha256": snapshot.sha256,
+        }
+        if (
+            same_rules
+            and not trouble
+            and state.get("body_sha256") == snapshot.sha256
+            and store.latest_version(document)
+        ):
+            store.save_state(document, new_state)
+            return CheckResult(document, "unchanged", checked_at=snapshot.fetched_at)
+        rebased = None
+        if state.get("rules") and not same_rules and earlier is not None:
+            rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
+        previous = store.latest_version(document)
+        text, problem = _problem_of(document, snapshot, previous.text if previous else None)
+        if problem is not None:
+            result, kept = _in_trouble(store, document, text, problem, trouble, snapshot, raw_file, taxonomy)
+            if kept is not None:
+                new_state["problem"] = kept
+            store.save_state(document, new_state)
+            return result
+        result = record(store, document, text, date=snapshot.fetched_at, taxonomy=taxonomy, snapshot=raw_file)
+        notes = [result.notice] if result.notice else []
+        if trouble:
+            notes.insert(0, f"recovered: {trouble.get('reason')} (since {str(trouble.get('since'))[:10]})")
+        if rebased:
+            notes.insert(0, f"the selectors changed: the last page was re-extracted with them as {rebased}")
+        store.save_state(document, new_state)
+        return replace(result, notice="; ".join(notes) or None, recovered=bool(trouble))
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=snapshot.fetched_at)
 
@@ -161,6 +268,68 @@ async def _check_combined(
         )
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=fetched_at)
+
+
+def _fetch_failed(
+    store: Store,
+    document: Document,
+    state: dict[str, object],
+    trouble: dict[str, object] | None,
+    error: FetchError,
+    date: datetime,
+) -> CheckResult:
+    """A failed fetch is reported when it starts failing, then quietly until a page comes back."""
+    try:
+        if trouble is not None and trouble.get("kind") == "fetch":
+            seen = int(trouble.get("seen", 1)) + 1  # type: ignore[call-overload]
+            store.save_state(
+                document, {**state, "problem": {**trouble, "reason": error.reason, "seen": seen}}
+            )
+            notice = f"still a problem since {str(trouble.get('since'))[:10]}"
+            return CheckResult(
+                document, "error", error=error.reason, checked_at=date, notice=notice, repeat=True
+            )
+        problem = {"kind": "fetch", "reason": error.reason, "since": date.isoformat(), "seen": 1}
+        store.save_state(document, {**state, "problem": problem})
+    except StoreError as store_error:
+        return CheckResult(document, "error", error=f"{error.reason}; {store_error}", checked_at=date)
+    return CheckResult(document, "error", error=error.reason, checked_at=date)
+
+
+def _in_trouble(
+    store: Store,
+    document: Document,
+    text: str,
+    problem: Problem,
+    trouble: dict[str, object] | None,
+    snapshot: Snapshot,
+    raw_file: str,
+    taxonomy: Taxonomy,
+) -> tuple[CheckResult, dict[str, object] | None]:
+    """Report a problem once when it starts, quietly while it lasts; accept a tiny, shrunken or
+    translated text that comes back unchanged check after check, as it is then the document."""
+    date = snapshot.fetched_at
+    digest = sha(text)
+    if trouble is None or trouble.get("kind") != problem.kind:
+        kept = {
+            "kind": problem.kind,
+            "reason": problem.reason,
+            "since": date.isoformat(),
+            "snapshot": raw_file,
+            "text_sha256": digest,
+            "seen": 1,
+        }
+        error = f"{problem.reason}; the page is kept as evidence ({raw_file}), no version recorded"
+        return CheckResult(document, "error", error=error, checked_at=date), kept
+    seen = int(trouble.get("seen", 1)) + 1 if trouble.get("text_sha256") == digest else 1  # type: ignore[call-overload]
+    if problem.confirmable and seen >= CONFIRMATIONS:
+        result = record(store, document, text, date=date, taxonomy=taxonomy, snapshot=raw_file)
+        notice = f"accepted as the document after {seen} identical checks: {problem.reason}"
+        return replace(result, notice=notice), None
+    kept = {**trouble, "text_sha256": digest, "seen": seen, "snapshot": raw_file}
+    notice = f"still a problem since {str(trouble.get('since'))[:10]}"
+    error = f"{problem.reason}; the page is kept as evidence ({raw_file}), no version recorded"
+    return CheckResult(document, "error", error=error, checked_at=date, notice=notice, repeat=True), kept
 
 
 async def check_async(
@@ -221,4 +390,60 @@ def check(
             now=now,
             progress=progress,
         )
+    )
+
+
+@dataclass(frozen=True)
+class Reextraction:
+    """What rebuilding one document's versions did."""
+
+    document: Document
+    snapshots: int
+    versions: tuple[str, ...]
+    skipped: tuple[str, ...]  # one reason per raw snapshot that gave no healthy text
+
+
+def reextract(store: Store, document: Document) -> Reextraction:
+    """Rebuild a document's versions from its stored raw snapshots with its current rules.
+
+    The rebuilt versions are dated when their page was fetched and marked `reason: rules-changed`,
+    so they never read as changes of the terms; the last one becomes the version the next check
+    compares with. Old versions are kept: the store never deletes evidence.
+    """
+    fingerprint = rules_fingerprint(document)
+    # by fetch time: names of snapshots fetched within one second sort `-2` before the first
+    metas = sorted(store.snapshots(document), key=lambda meta: str(meta.get("fetched_at")))
+    recorded: list[str] = []
+    skipped: list[str] = []
+    text: str | None = None
+    for meta in metas:
+        try:
+            snapshot = stored_snapshot(store, document, meta)
+        except StoreError as error:
+            skipped.append(str(error))
+            continue
+        candidate, problem = _problem_of(document, snapshot, text)
+        if problem is not None:
+            skipped.append(f"{meta['file']}: {problem.reason}")
+            continue
+        if candidate != text:
+            recorded.append(_record_rebuilt(store, document, candidate, snapshot.fetched_at, meta, recorded))
+            text = candidate
+    latest = store.latest_version(document)
+    if text is not None and latest is not None and latest.name != recorded[-1]:
+        # an old version dated after the last rebuilt one must not stay the baseline
+        recorded.append(_record_rebuilt(store, document, text, latest.date, metas[-1], recorded))
+    if metas:
+        store.save_state(document, {"rules": fingerprint, "body_sha256": metas[-1].get("sha256")})
+    return Reextraction(document, len(metas), tuple(recorded), tuple(skipped))
+
+
+def _record_rebuilt(
+    store: Store, document: Document, text: str, date: datetime, meta: dict[str, object], recorded: list[str]
+) -> str:
+    extra: dict[str, object] = {"reason": "rules-changed", "changes": {}, "flags": []}
+    if recorded:
+        extra["previous"] = recorded[-1]
+    return store.record_version(
+        document, text, date=date, source="reextract", snapshot=str(meta["file"]), extra=extra
     )

@@ -1,10 +1,15 @@
 """Turn a fetched page into stable, readable text that keeps the structure of the legal document.
 
-The declared `select` selectors pick the legal text (all matches, outermost first, in document
-order; a range keeps everything between two anchors), `remove` selectors drop parts of it. Without
-`select`, the page's main content is found and navigation, headers, footers, scripts, styles and
-cookie banners are dropped. The text comes out Markdown-like: headings as `#` lines, one paragraph
-or list item per line, links as `[text](absolute url)`, table rows as `cell | cell`.
+The declarations mean what they mean in Open Terms Archive: `remove` selectors drop parts of the
+page, then every match of every `select` entry is kept (a range keeps everything between two
+anchors). Without `select`, the page's main content is found and navigation, headers, footers,
+scripts, styles and cookie banners are dropped. The text comes out Markdown-like: headings as `#`
+lines, one paragraph or list item per line, links as `[text](absolute url)`, table rows as
+`cell | cell`.
+
+What churns without being a change is normalised here: Unicode forms, invisible characters and
+spacing, tracking parameters, per-request tokens and redirect wrappers in links, relative versus
+absolute links, Cloudflare-obfuscated e-mail addresses, relative dates ("3 days ago").
 
 lxml does the parsing and selection (it is the hot path of a nightly run); beautifulsoup4's
 UnicodeDammit decodes bytes whose charset is missing or wrong.
@@ -88,7 +93,6 @@ NEVER_TEXT = (
     "canvas",
     "head",
     "select",
-    "button",
     "input",
     "textarea",
     "video",
@@ -99,15 +103,32 @@ NEVER_TEXT = (
 )
 BOILERPLATE = (
     "nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], dialog, [role=dialog], "
-    "[aria-modal=true], [hidden], [aria-hidden=true]"
+    "[aria-modal=true], .sr-only, .visually-hidden, .screen-reader-text"
 )
-COOKIE_WORDS = re.compile(r"cookie|consent|gdpr|onetrust|didomi|cookiebot|truste|usercentrics", re.IGNORECASE)
+CHROME_SHARE = 0.25  # chrome is a small part of a page's text
+MENU_LINKS = 3
+MENU_LINK_SHARE = 0.8
+CHROME_WORDS = frozenset(
+    "header footer nav navbar navigation menu sidebar breadcrumb breadcrumbs topbar masthead".split()  # noqa: SIM905
+)
+CONSENT_WORDS = frozenset(
+    "cookie cookies consent gdpr cmp onetrust didomi cookiebot usercentrics truste osano iubenda klaro".split()  # noqa: SIM905
+)
+NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|ref_src|"
-    r"trk|trkinfo|sessionid|session_id|sid|token|nonce|_hs\w+|hsctatracking|vero_\w+|oly_\w+|rb_clickid|s_cid)$",
+    r"trk|trkinfo|sessionid|session_id|sid|token|nonce|_hs\w+|hsctatracking|vero_\w+|oly_\w+|rb_clickid|s_cid|"
+    r"_|cb|cachebust|cache_bust|nocache|rnd|random|timestamp)$",
     re.IGNORECASE,
 )
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+RELATIVE_TIME = re.compile(r"\b(ago|yesterday|today|just now)\b", re.IGNORECASE)
+REDIRECT_TARGET = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+", re.IGNORECASE)
+TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=%]+")
+# zero-width spaces and joiners, word joiner, BOM, soft hyphen, direction marks, invisible operators
+INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u2061\u2062\u2063\u2064\u180e"), None
+)
 _translator = HTMLTranslator()
 
 
@@ -128,10 +149,14 @@ def _xpath(css: str) -> etree.XPath:
 
 
 def decode(body: bytes, content_type: str = "") -> str:
-    """Decode a response body, trusting the declared charset only when the bytes agree with it."""
+    """Decode a response body, trusting the declared charset only when the bytes agree with it.
+
+    Without a declaration, bytes that are valid UTF-8 are UTF-8: a statistical guess is tried only
+    after it, as it may read a short UTF-8 page as Mac Roman, and differently from one install to
+    another."""
     declared = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
     known = [declared.group(1)] if declared else []
-    dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
+    dammit = UnicodeDammit(body, known_definite_encodings=known, user_encodings=["utf-8"], is_html=True)
     if dammit.unicode_markup is None:
         return body.decode("utf-8", errors="replace")
     return dammit.unicode_markup
@@ -162,7 +187,13 @@ def extract(
     select: tuple[Selector, ...] = (),
     remove: tuple[Selector, ...] = (),
 ) -> str:
-    """The legal text of a page; raise ExtractError when a declared selector matches nothing."""
+    """The legal text of a page; raise ExtractError when a declared selector matches nothing.
+
+    The declarations mean what they mean in Open Terms Archive, so that its thousands of
+    declarations can be reused as they are: `remove` is applied to the whole page first, then every
+    match of every `select` entry is kept, in the order of the entries (a match nested in another
+    match is kept twice, as OTA does).
+    """
     if is_pdf(content_type, body):
         from tosmon.pdf import pdf_text  # pypdf costs 0.1 s to import: only when a PDF comes
 
@@ -178,9 +209,11 @@ def extract(
         return ""
     if base_url:
         _absolutize_links(root, base_url)
+    _fix_relative_times(root)
     for element in root.iter(etree.Comment, etree.ProcessingInstruction):
         _drop(element)
     etree.strip_elements(root, *NEVER_TEXT, with_tail=False)
+    _remove(root, remove)
     if select:
         parts = _select(root, select)
         if not parts:
@@ -190,9 +223,8 @@ def extract(
     container = etree.Element("div")
     for part in parts:
         container.append(part)
-    _remove(container, remove)
     if not select:
-        _drop_boilerplate(container)
+        _drop_boilerplate(container, base_url)
     return normalize_text(to_text(container))
 
 
@@ -201,37 +233,26 @@ def _describe(selectors: tuple[Selector, ...]) -> str:
 
 
 def _select(root: etree._Element, selectors: tuple[Selector, ...]) -> list[etree._Element]:
-    """Copies of the matches of every selector, outermost first, in document order, each once."""
-    matched: list[etree._Element] = []
-    ranges: list[etree._Element] = []
+    """Copies of every match of every selector, entry after entry, each in document order."""
+    parts: list[etree._Element] = []
     for selector in selectors:
         if isinstance(selector, RangeSelector):
-            ranges.extend(_range_copy(root, selector))
+            parts.extend(_range_copy(root, selector))
         else:
-            matched.extend(_xpath(selector)(root))
-    return [_deepcopy(el) for el in _outermost(root, matched)] + ranges
-
-
-def _outermost(root: etree._Element, matched: list[etree._Element]) -> list[etree._Element]:
-    chosen = set(matched)
-    outermost = [
-        el for el in dict.fromkeys(matched) if not any(ancestor in chosen for ancestor in el.iterancestors())
-    ]
-    if len(outermost) > 1:
-        order = {el: i for i, el in enumerate(root.iter())}
-        outermost.sort(key=order.__getitem__)
-    return outermost
+            parts.extend(_deepcopy(el) for el in _xpath(selector)(root))
+    return parts
 
 
 def _remove(root: etree._Element, selectors: tuple[Selector, ...]) -> None:
-    matched: list[etree._Element] = []
+    """Drop the matches of every selector; ranges last, as their anchors may be among the matches."""
+    ranges = [_range_elements(root, s) for s in selectors if isinstance(s, RangeSelector)]
     for selector in selectors:
-        if isinstance(selector, RangeSelector):
-            matched.extend(_range_elements(root, selector))
-        else:
-            matched.extend(_xpath(selector)(root))
-    for element in _outermost(root, matched):
-        _drop(element)
+        if not isinstance(selector, RangeSelector):
+            for element in _xpath(selector)(root):
+                _drop(element)
+    for elements in ranges:
+        for element in elements:
+            _drop(element)
 
 
 def _deepcopy(element: etree._Element) -> etree._Element:
@@ -248,7 +269,22 @@ def _anchors(
     start = next(iter(_xpath(start_css)(root)), None) if start_css else None
     end = next(iter(_xpath(end_css)(root)), None) if end_css else None
     found = (start is not None or not start_css) and (end is not None or not end_css)
+    if found and start is not None and end is not None and start is not end:
+        # a range whose end comes before its start is empty, as a DOM Range would be
+        found = _follows(end, start)
     return start, end, found
+
+
+def _follows(element: etree._Element, anchor: etree._Element) -> bool:
+    """Whether `element` comes after `anchor` in document order."""
+    for node in anchor.iter():
+        if node is element:
+            return True
+    for ancestor in [anchor, *anchor.iterancestors()]:
+        for sibling in ancestor.itersiblings():
+            if sibling is element or any(node is element for node in sibling.iter()):
+                return True
+    return False
 
 
 def _range_copy(root: etree._Element, selector: RangeSelector) -> list[etree._Element]:
@@ -263,7 +299,7 @@ def _range_copy(root: etree._Element, selector: RangeSelector) -> list[etree._El
                 element.getparent().remove(sibling)
             element.tail = None
         if selector.end_before and end.getparent() is not None:
-            end.getparent().remove(end)
+            _drop(end)
     if start is not None:
         for element in [start, *start.iterancestors()]:
             parent = element.getparent()
@@ -278,7 +314,7 @@ def _range_copy(root: etree._Element, selector: RangeSelector) -> list[etree._El
 
 
 def _range_elements(root: etree._Element, selector: RangeSelector) -> list[etree._Element]:
-    """The elements that lie wholly between the two anchors, for `remove`."""
+    """The outermost elements that lie wholly between the two anchors, for `remove`."""
     start, end, found = _anchors(root, selector)
     if not found:
         return []
@@ -290,7 +326,9 @@ def _range_elements(root: etree._Element, selector: RangeSelector) -> list[etree
 
     begin = 0 if start is None else position[start] if selector.start_before else after(start)
     stop = len(elements) if end is None else after(end) if selector.end_after else position[end]
-    return [el for el in elements[begin:stop] if after(el) <= stop]
+    inside = [el for el in elements[begin:stop] if after(el) <= stop]
+    chosen = set(inside)
+    return [el for el in inside if el.getparent() not in chosen]
 
 
 def _main_content(root: etree._Element) -> etree._Element:
@@ -305,13 +343,65 @@ def _main_content(root: etree._Element) -> etree._Element:
     return _deepcopy(body if body is not None else root)
 
 
-def _drop_boilerplate(container: etree._Element) -> None:
+def _drop_boilerplate(container: etree._Element, base_url: str) -> None:
+    """Drop navigation, headers, footers and cookie banners from the default extraction.
+
+    Semantic tags go first. Then, as many sites build their chrome from plain divs, an element is
+    dropped when it is named like chrome (`headerWrap`, `cookie-banner`) or is mostly links (a menu,
+    a site map), and holds a small part of the text: on a cookie policy the cookie-named element is
+    the document itself. A header holding the page's `<h1>` is the document's title block (with its
+    effective date), not chrome. Hidden elements stay: collapsed accordions hold legal text.
+    """
     for element in _xpath(BOILERPLATE)(container):
-        _drop(element)
-    for element in list(container.iter()):
-        attributes = f"{element.get('id', '')} {element.get('class', '')}"
-        if element is not container and COOKIE_WORDS.search(attributes) and element.getparent() is not None:
+        if not _holds_title(element):
             _drop(element)
+    site = urlsplit(base_url).hostname or ""
+    total = _text_length(container)
+    pending = list(container)
+    while pending:
+        element = pending.pop()
+        if not isinstance(element.tag, str):
+            continue
+        length = _text_length(element)
+        if length < total * CHROME_SHARE and (
+            (_named_like_chrome(element) and not _holds_title(element))
+            or _mostly_site_links(element, length, site)
+        ):
+            _drop(element)
+        else:
+            pending.extend(element)
+
+
+def _holds_title(element: etree._Element) -> bool:
+    return element.tag != "nav" and element.find(".//h1") is not None
+
+
+def _named_like_chrome(element: etree._Element) -> bool:
+    """`header`, `headerWrap`, `site-footer`, `nav--x1y2` are chrome; `scroll-mt-header` is a style.
+    A cookie-named element is a banner when it asks for a choice (it holds a button)."""
+    for name in f"{element.get('id', '')} {element.get('class', '')}".split():
+        words = [w.lower() for w in NAME_WORDS.findall(re.split(r"--|__", name)[0])]
+        if not words:
+            continue
+        if words[0] in CHROME_WORDS or (len(words) == 2 and words[1] in CHROME_WORDS):
+            return True
+        if CONSENT_WORDS.intersection(words) and _xpath("button, [role=button]")(element):
+            return True
+    return False
+
+
+def _mostly_site_links(element: etree._Element, length: int, site: str) -> bool:
+    """A menu: its text is nearly all links, most of them to the site itself (a list of external
+    references inside the terms is content)."""
+    links = element.findall(".//a")
+    if len(links) < MENU_LINKS or not length:
+        return False
+    internal = sum(1 for link in links if urlsplit(link.get("href") or "").hostname in (None, site))
+    return internal * 2 > len(links) and sum(_text_length(link) for link in links) >= length * MENU_LINK_SHARE
+
+
+def _text_length(element: etree._Element) -> int:
+    return sum(len(text.strip()) for text in element.itertext())
 
 
 def _drop(element: etree._Element) -> None:
@@ -326,6 +416,16 @@ def _drop(element: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + element.tail
     parent.remove(element)
+
+
+def _fix_relative_times(root: etree._Element) -> None:
+    """`<time datetime="2025-06-17">3 days ago</time>` reads differently every day: keep the date."""
+    for element in root.iter("time"):
+        stamp = element.get("datetime", "")
+        if stamp and RELATIVE_TIME.search("".join(element.itertext())):
+            for child in list(element):
+                element.remove(child)
+            element.text = stamp[:10]
 
 
 def _absolutize_links(root: etree._Element, base_url: str) -> None:
@@ -363,20 +463,39 @@ def _cloudflare_email(encoded: str) -> str | None:
 
 
 def clean_url(href: str, base_url: str) -> str:
-    """An absolute URL without tracking parameters, so link churn does not read as a change."""
+    """An absolute URL without tracking parameters or per-request tokens, so link churn is not a change.
+
+    A redirect wrapper (`l.php?u=<url>&h=<token>`, `/url?q=<url>`) is replaced by its destination:
+    the wrapper's signature changes on every request while the destination is what the terms link to.
+    """
     if href.startswith(("#", "javascript:", "mailto:", "tel:")):
         return href
     try:
-        url = urljoin(base_url, href)
-        parts = urlsplit(url)
+        parts = urlsplit(urljoin(base_url, href))
+        query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return href
-    if parts.query:
-        query = [
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
-        ]
-        parts = parts._replace(query=urlencode(query))
+    for _, value in query:
+        if REDIRECT_TARGET.match(value) and value != href:
+            return clean_url(value, base_url)
+    if query:
+        kept = [(k, v) for k, v in query if not TRACKING_PARAMS.match(k) and not _looks_like_token(v)]
+        parts = parts._replace(query=urlencode(kept))
+    parts = parts._replace(path=PATH_SESSION.sub("", parts.path))
+    if parts.netloc and not parts.path:
+        parts = parts._replace(path="/")  # https://example.com and https://example.com/ are one link
     return urlunsplit(parts)
+
+
+def _looks_like_token(value: str) -> bool:
+    """A long random-looking value (signatures, session ids): mixed case and digits, no words."""
+    return (
+        len(value) >= 32
+        and TOKEN.fullmatch(value) is not None
+        and any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+    )
 
 
 class _Writer:
@@ -412,7 +531,8 @@ class _Writer:
             self.links.append((len(self.buffer), element.get("href") or ""))
             return
         if tag in ("td", "th"):
-            if self.cells == 0 and self.buffer and "".join(self.buffer).strip():
+            pending = "".join(self.buffer).strip()
+            if self.cells == 0 and pending and not pending.endswith("|"):
                 self.buffer.append(" | ")
             self.cells += 1
             return
@@ -490,7 +610,8 @@ def normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t\f\v]+", " ", text)
-    lines = [re.sub(r" {2,}", " ", line).rstrip() for line in text.split("\n")]
+    # collapse runs of spaces inside a line, but keep the indentation of nested list items
+    lines = [re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line.strip() or (out and out[-1]):
@@ -500,6 +621,9 @@ def normalize_text(text: str) -> str:
 
 def apply_ignore(text: str, patterns: tuple[str, ...]) -> str:
     """Drop the user's ignore patterns (build dates, counters...) before the text is compared."""
+    had_blank_lines = "\n\n" in text.strip("\n")
     for pattern in patterns:
         text = re.sub(pattern, "", text, flags=re.MULTILINE)
+    if not had_blank_lines:  # a line the patterns emptied is gone, not a new paragraph break
+        text = "\n".join(line for line in text.split("\n") if line.strip())
     return normalize_text(text)

@@ -188,9 +188,8 @@ class _AsOf(Store):
         super().__init__(store.root)
         self.date = date
 
-    def latest_version(self, document: Document) -> StoredVersion | None:
-        earlier = [v for v in self.versions(document) if v.date <= self.date]
-        return earlier[-1] if earlier else None
+    def versions(self, document: Document) -> list[StoredVersion]:
+        return [v for v in super().versions(document) if v.date <= self.date]
 
     def last_snapshot(self, document: Document, url: str | None = None) -> dict[str, object] | None:
         earlier = [

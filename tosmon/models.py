@@ -139,6 +139,9 @@ class CheckResult:
     error: str | None = None
     version: str | None = None  # name of the version recorded by this check, if any
     checked_at: datetime | None = None
+    notice: str | None = None  # a health or flip-flop note: "recovered: ...", "alternates between ..."
+    repeat: bool = False  # an error already reported by an earlier run: shown, but not alerted again
+    recovered: bool = False  # the document is back to normal after an error: alerted once
 
 
 @dataclass(frozen=True)

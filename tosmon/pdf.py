@@ -58,7 +58,7 @@ def pdf_text(body: bytes) -> str:
     """The text of a PDF with its structure; raise ExtractError for a damaged PDF or one without text."""
     pages = _read_lines(body)
     if not any(line.text.strip() for page in pages for line in page):
-        raise ExtractError("the PDF has no extractable text (a scanned image?); not recorded")
+        raise ExtractError("the PDF has no extractable text (a scanned image?)")
     lines = _drop_running_lines(pages)
     return normalize_text("\n".join(_blocks(lines)))
 

@@ -5,7 +5,15 @@ Each command lives in its own module and registers itself on `main`.
 
 from __future__ import annotations
 
-from tosmon.cli import backfill, check, demo, diff, history  # noqa: F401  (registers the commands)
+from tosmon.cli import (  # noqa: F401  (registers the commands)
+    backfill,
+    check,
+    demo,
+    diff,
+    history,
+    ota,
+    reextract,
+)
 from tosmon.cli.base import main
 
 __all__ = ["main"]

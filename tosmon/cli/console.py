@@ -79,6 +79,8 @@ def render_run(console: Console, run: CheckRun) -> None:
     table.add_column("Details", overflow="fold")
     for result in run.results:
         detail = result.error or (f"{len(result.changes)} clause change(s)" if result.changes else "")
+        if result.notice:
+            detail = f"{detail}; {result.notice}" if detail else result.notice
         table.add_row(
             out(result.document.id),
             Text(result.status, style=STATUS_STYLE[result.status]),

@@ -1,0 +1,108 @@
+"""Health guards: is a fetched page the document, or a problem to report instead of a new version?
+
+A bot challenge, a login wall, an empty page, a page in another language or a page that suddenly
+lost most of its text is not a new version of the terms. The raw snapshot is kept as evidence;
+the text is not recorded. The document then stays in a problem state (kept in its state.json)
+until a good page comes back, so the user hears once when it breaks and once when it recovers.
+
+Flip-flops are the other false alarm: a page that alternates between two known texts (an A/B
+test, a banner that comes and goes) is reported the first time it goes back, then no more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+MIN_WORDS = 20  # fewer words than this is not a legal document
+LOST_SHARE = 0.4  # keeping less than this share of the last version's words is a broken page
+SHORT_PAGE_WORDS = 400  # challenge and login pages are short; long legal texts may mention captchas
+CONFIRMATIONS = 3  # a tiny, shrunken or translated text seen this many checks in a row is the new normal
+
+# Words a visitor reads on a challenge page (its text or title). Raw markup is not a sign: many
+# healthy pages load Cloudflare's `challenge-platform` script.
+CHALLENGE = re.compile(
+    r"just a moment\.\.\.|checking (if the site connection is secure|your browser)|"
+    r"attention required! \| cloudflare|verify(ing)? (that )?you are (a )?human|are you a robot|captcha|"
+    r"needs to review the security of your connection|ddos protection by|access denied|"
+    r"request unsuccessful\. incapsula|enable javascript and cookies to continue|"
+    r"unusual traffic from your computer",
+    re.IGNORECASE,
+)
+TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+PASSWORD_FIELD = re.compile(rb"<input[^>]+type\s*=\s*[\"']?password", re.IGNORECASE)
+LOGIN_WORDS = re.compile(r"\b(sign in|log in|login|sign-in|log-in|password)\b", re.IGNORECASE)
+
+# The most frequent short words of each language: enough to tell which one a legal text is in.
+STOPWORDS = {
+    "en": "the of and to in or you your that for is be by with this are any not we may as",
+    "fr": "le la les de des et du en vous votre à pour est que qui une dans sur par ne pas nous",
+    "es": "el la los las de del y en que por para con su sus una se no es usted nuestro",
+    "de": "der die das und zu den von mit sie ist nicht ein eine für auf wir ihre dem oder auch",
+    "it": "il di e la che per un una del della le dei non sono con si questo nostro può",
+    "pt": "o a os as de do da e em que para com não uma um por seu sua você nossos",
+    "nl": "de het een en van in op te dat voor met zijn niet u uw wij ons of door",
+}
+_LANGUAGE_WORDS = {language: set(words.split()) for language, words in STOPWORDS.items()}
+WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a fetched page is not a version of the document."""
+
+    kind: str  # "challenge", "login", "empty", "tiny", "shrunk", "language" or "selector"
+    reason: str
+
+    @property
+    def confirmable(self) -> bool:
+        """Whether a text that keeps coming back unchanged may in the end be the document."""
+        return self.kind in ("tiny", "shrunk", "language")
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def language(text: str) -> str | None:
+    """The language a text is written in, when its common words say so clearly."""
+    counts = Counter(word for word in words(text) if len(word) <= 8)
+    scores = {lang: sum(counts[w] for w in vocabulary) for lang, vocabulary in _LANGUAGE_WORDS.items()}
+    best, score = max(scores.items(), key=lambda item: item[1])
+    runner_up = max((s for lang, s in scores.items() if lang != best), default=0)
+    if score < 20 or score < 2 * runner_up:
+        return None
+    return best
+
+
+def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None:
+    """What is wrong with a page's text, compared with the last recorded version, if anything."""
+    found = words(text)
+    short = len(found) < SHORT_PAGE_WORDS
+    title = TITLE.search(body[:50_000])
+    seen = text + " " + (title.group(1).decode("utf-8", "replace") if title else "")
+    if short and CHALLENGE.search(seen):
+        return Problem("challenge", "the site answered with a bot challenge instead of the page")
+    if short and PASSWORD_FIELD.search(body) and LOGIN_WORDS.search(text):
+        return Problem("login", "the site answered with a login page instead of the document")
+    if not found:
+        return Problem("empty", "the page has no text (empty page?)")
+    if len(found) < MIN_WORDS:
+        return Problem("tiny", f"the page has almost no text ({len(found)} words)")
+    if previous is None:
+        return None
+    before = len(words(previous))
+    if before and len(found) < before * LOST_SHARE:
+        return Problem(
+            "shrunk", f"the text lost most of its content ({before} words before, {len(found)} now)"
+        )
+    was, now = language(previous), language(text)
+    if was and now and was != now:
+        return Problem("language", f"the page is now in another language ({now}; it was in {was})")
+    return None
