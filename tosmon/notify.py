@@ -58,6 +58,51 @@ STYLE = {
 
 # -- what goes into a report --------------------------------------------------------------------
 
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class FlaggedClause:
+    """A clause with every flag it raised (a training clause is an AI clause too), most severe first."""
+
+    result: CheckResult
+    flags: tuple[Flag, ...]
+
+    @property
+    def clause(self) -> str:
+        return self.flags[0].clause
+
+    @property
+    def heading(self) -> str | None:
+        return self.flags[0].heading
+
+    @property
+    def severity(self) -> str:
+        return self.flags[0].severity
+
+    @property
+    def title(self) -> str:
+        return ", ".join(dict.fromkeys(flag_title(f) for f in self.flags))
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for f in self.flags for t in f.terms))
+
+
+def flagged_clauses(run: CheckRun) -> list[FlaggedClause]:
+    """The flagged clauses of a run, the most severe first, otherwise in watchlist order."""
+    grouped: dict[tuple[int, str], list[Flag]] = {}
+    results: dict[tuple[int, str], CheckResult] = {}
+    for index, result in enumerate(run.results):
+        for flag in result.flags:
+            grouped.setdefault((index, flag.clause), []).append(flag)
+            results[(index, flag.clause)] = result
+    clauses = [
+        FlaggedClause(results[key], tuple(sorted(flags, key=lambda f: SEVERITY_RANK.get(f.severity, 3))))
+        for key, flags in grouped.items()
+    ]
+    return sorted(clauses, key=lambda c: SEVERITY_RANK.get(c.severity, 3))
+
 
 def worth_reporting(run: CheckRun) -> bool:
     """A run is reported when a document changed, is new, was flagged or failed."""
@@ -116,14 +161,14 @@ def build_reports(
 
 def subject(run: CheckRun, prefix: str = "[tosmon]") -> str:
     """Say what happened, most important first: `[tosmon] SoundCloud Terms of Service: new AI training clause`."""
-    flagged = [(r.document, f) for r in run.results for f in r.flags]
+    flagged = flagged_clauses(run)
     changed = [r for r in run.results if r.status == "changed" and not r.flags]
     new = [r for r in run.results if r.status == "new"]
     failed = [r for r in run.results if r.status == "error"]
     parts = []
     if flagged:
-        document, flag = flagged[0]
-        parts.append(f"{_name(document)}: {flag_title(flag)}")
+        top = flagged[0]
+        parts.append(f"{_name(top.result.document)}: {flag_title(top.flags[0])}")
         if len(flagged) > 1:
             parts.append(f"{len(flagged) - 1} more flagged {_plural(len(flagged) - 1, 'clause')}")
     if changed:
@@ -168,9 +213,9 @@ def compose(
     return message
 
 
-def _sections(run: CheckRun) -> tuple[list[tuple[CheckResult, Flag]], list[tuple[CheckResult, list[Change]]]]:
+def _sections(run: CheckRun) -> tuple[list[FlaggedClause], list[tuple[CheckResult, list[Change]]]]:
     """The flagged clauses, and per document the changes that are not already shown as a flag."""
-    flagged = [(r, f) for r in run.results for f in r.flags]
+    flagged = flagged_clauses(run)
     others = []
     for result in run.results:
         shown = {f.clause for f in result.flags}
@@ -182,7 +227,7 @@ def _sections(run: CheckRun) -> tuple[list[tuple[CheckResult, Flag]], list[tuple
 
 def _summary(run: CheckRun) -> str:
     counts = {s: sum(r.status == s for r in run.results) for s in ("changed", "new", "error")}
-    flags = sum(len(r.flags) for r in run.results)
+    flags = len(flagged_clauses(run))
     parts = [
         f"{flags} flagged {_plural(flags, 'clause')}",
         f"{counts['changed']} changed",
@@ -200,13 +245,14 @@ def render_text(run: CheckRun, heading: str) -> str:
     lines = [heading, _summary(run), ""]
     if flagged:
         lines += _underline("Flagged clauses")
-        for result, flag in flagged:
-            lines.append(f"[{flag.severity.upper()}] {flag_title(flag)} in {_name(result.document)}")
-            if flag.heading:
-                lines.append(f"  under: {safe_text(flag.heading)}")
-            lines.append(f"  > {safe_text(flag.clause)}")
-            lines.append(f"  matched: {', '.join(safe_text(t) for t in flag.terms)}")
-            lines += [f"  {result.document.url}", ""]
+        for flagged_clause in flagged:
+            document = flagged_clause.result.document
+            lines.append(f"[{flagged_clause.severity.upper()}] {flagged_clause.title} in {_name(document)}")
+            if flagged_clause.heading:
+                lines.append(f"  under: {safe_text(flagged_clause.heading)}")
+            lines.append(f"  > {safe_text(flagged_clause.clause)}")
+            lines.append(f"  matched: {', '.join(safe_text(t) for t in flagged_clause.terms)}")
+            lines += [f"  {document.url}", ""]
     if others:
         lines += _underline("Changes" if not flagged else "Other changes")
         lines.append("(+ added, - removed, ~ reworded: {+added+} [-removed-])")
@@ -268,15 +314,15 @@ def render_html(run: CheckRun, heading: str) -> str:
     out = [_tag("h1", _e(heading)), _tag("p", _e(_summary(run)), "meta")]
     if flagged:
         out.append(_tag("h2", "Flagged clauses"))
-        for result, flag in flagged:
+        for flagged_clause in flagged:
             parts = [
-                f'<div><span style="{STYLE["badge"]}">{_e(flag.severity.upper())}</span> '
-                f"<strong>{_e(flag_title(flag))}</strong> in {_link(result.document)}</div>"
+                f'<div><span style="{STYLE["badge"]}">{_e(flagged_clause.severity.upper())}</span> '
+                f"<strong>{_e(flagged_clause.title)}</strong> in {_link(flagged_clause.result.document)}</div>"
             ]
-            if flag.heading:
-                parts.append(_tag("div", "Under: " + _e(flag.heading), "small"))
-            parts.append(_tag("blockquote", _e(flag.clause), "quote"))
-            parts.append(_tag("div", "Matched: " + _e(", ".join(flag.terms)), "small"))
+            if flagged_clause.heading:
+                parts.append(_tag("div", "Under: " + _e(flagged_clause.heading), "small"))
+            parts.append(_tag("blockquote", _e(flagged_clause.clause), "quote"))
+            parts.append(_tag("div", "Matched: " + _e(", ".join(flagged_clause.terms)), "small"))
             out.append(_tag("div", "".join(parts), "flag"))
     if others:
         out.append(_tag("h2", "Changes" if not flagged else "Other changes"))
