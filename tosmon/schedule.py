@@ -86,7 +86,7 @@ def _crontab_weekdays(field: str) -> str:
         first = 0 if start == "*" else int(start)
         last = 6 if start == "*" else int(end) if end else (7 if step else first)
         if not 0 <= first <= last <= 7:
-            raise ValueError(f"invalid weekday range {item!r} (weekdays are 0-7, Sunday is 0 or 7)")
+            raise ValueError(f"invalid weekday {item!r} (weekdays are 0-7, Sunday is 0 or 7)")
         days += [WEEKDAYS[n] for n in range(first, last + 1, int(step or 1))]
     return ",".join(dict.fromkeys(days))
 
@@ -247,9 +247,6 @@ class Scheduler:
             statuses.count("unchanged"),
             "" if interrupted else f"; next check {self._next(job)}",
         )
-        for result in run.results:
-            if result.error:
-                log.warning("%s: %s", result.document.id, result.error)
         return run
 
     def _record_run(self, job: Job, started: datetime) -> None:
@@ -259,6 +256,14 @@ class Scheduler:
     def _check(self, documents: tuple[Document, ...], started: datetime) -> tuple[CheckRun, bool]:
         """The check, cancellable by `stop()`; an interrupted check returns what it finished."""
         finished: list[CheckResult] = []
+
+        def progress(result: CheckResult) -> None:
+            finished.append(result)
+            if result.status == "error":
+                log.warning("%s: error: %s", result.document.id, result.error)
+            else:
+                flags = f" ({len(result.flags)} flagged)" if result.flags else ""
+                log.info("%s: %s%s", result.document.id, result.status, flags)
 
         async def main() -> CheckRun:
             task = asyncio.current_task()
@@ -274,7 +279,7 @@ class Scheduler:
                     taxonomy=self.taxonomy,
                     settings=self.settings,
                     now=self.now,
-                    progress=finished.append,
+                    progress=progress,
                 )
             finally:
                 with self._guard:

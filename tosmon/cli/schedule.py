@@ -41,7 +41,8 @@ def schedule_command(watchlist: Path, snapshots: Path | None, email_always: bool
     jobs, unscheduled = plan(config)
     store = Store(store_path(watchlist, snapshots)).open()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in ("apscheduler", "httpx"):  # a line per job submission and per request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if unscheduled:
         names = ", ".join(d.id for d in unscheduled)
         logging.getLogger("tosmon.schedule").warning("no schedule, never checked here: %s", names)
