@@ -234,7 +234,8 @@ def _summary(run: CheckRun) -> str:
         f"{counts['new']} new",
         f"{counts['error']} failed",
     ]
-    return f"{len(run.results)} {_plural(len(run.results), 'document')}: " + ", ".join(parts)
+    documents = len({r.document.id for r in run.results})
+    return f"{documents} {_plural(documents, 'document')}: " + ", ".join(parts)
 
 
 # -- plain text ---------------------------------------------------------------------------------
