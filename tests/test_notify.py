@@ -77,8 +77,8 @@ def smtp_port() -> int:
     return free_port()
 
 
-@pytest.fixture
-def start_smtp() -> Iterator[Callable[..., Mailbox]]:
+@pytest.fixture(name="start_smtp")
+def start_smtp_fixture() -> Iterator[Callable[..., Mailbox]]:
     """Start an aiosmtpd server on 127.0.0.1 (on a given port, to bring a "down" server back up)."""
     controllers: list[Controller] = []
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_notify import SENDER, Mailbox, start_smtp, subject, text_part  # noqa: F401  (start_smtp: fixture)
+from test_notify import SENDER, Mailbox, start_smtp_fixture, subject, text_part  # noqa: F401  (the start_smtp fixture)
 
 from tosmon.check import record
 from tosmon.flag import load_taxonomy
@@ -83,7 +83,7 @@ def test_report_since_rejects_a_window_it_cannot_read(tosmon, history, window: s
     )
 
 
-def test_report_since_email_sends_the_digest(tosmon, history, start_smtp) -> None:  # noqa: F811
+def test_report_since_email_sends_the_digest(tosmon, history, start_smtp) -> None:
     mailbox: Mailbox = start_smtp()
     watchlist = history(
         f"email:\n  smtp: {{host: 127.0.0.1, port: {mailbox.port}, security: none}}\n"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_notify import SENDER, Mailbox, start_smtp_fixture, subject  # noqa: F401  (the start_smtp fixture)
 
 from tosmon.models import Document
 from tosmon.schedule import Job, Scheduler, cron_trigger
@@ -115,11 +116,19 @@ def schedule(tosmon_process) -> Iterator[Callable[..., Running]]:
             running.process.wait()
 
 
-def watchlist_for(write: Callable[[str], Path], cron: str, *paths: str, url: str) -> Path:
+def watchlist_for(
+    write: Callable[[str], Path], cron: str, *paths: str, url: str, smtp_port: int | None = None
+) -> Path:
     services = "".join(
         f"  {p.strip('/').replace('/', '-')}:\n    Terms:\n      url: {url}{p}\n" for p in paths
     )
-    return write(f'schedule: "{cron}"\nservices:\n{services}')
+    email = ""
+    if smtp_port:
+        email = (
+            f"email:\n  smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}\n"
+            f"  from: {SENDER}\n  to: [me@example.org]\n"
+        )
+    return write(f'schedule: "{cron}"\n{email}services:\n{services}')
 
 
 def versions(watchlist: Path, service: str) -> list[Path]:
@@ -138,6 +147,22 @@ def test_scheduler_runs_the_check_on_its_schedule_and_stops_on_sigterm(
     assert running.stop() == 0
     assert [p.suffix for p in versions(watchlist, "fast-a")] == [".json", ".md"]
     assert any("fast-a/Terms: new" in line for line in running.lines)
+
+
+def test_scheduler_e_mails_a_report_for_each_run_that_found_something(
+    site, watchlist_file, schedule, start_smtp
+) -> None:
+    mailbox: Mailbox = start_smtp()
+    watchlist = watchlist_for(
+        watchlist_file, EVERY_TWO_SECONDS, "/fast/a", url=site.url, smtp_port=mailbox.port
+    )
+    running = schedule(watchlist)
+
+    running.wait_for("check finished", 2)  # the first finds a new document, the second nothing
+
+    assert running.stop() == 0
+    assert [subject(m) for m in mailbox.messages] == ["[tosmon] 1 new document recorded"]
+    assert any(line.endswith("report sent: [tosmon] 1 new document recorded") for line in running.lines)
 
 
 def test_a_run_overlapping_the_schedulers_waits_then_exits_with_its_own_code(
@@ -176,9 +201,12 @@ def test_the_scheduler_skips_a_run_while_another_holds_the_store(site, watchlist
 
 
 def test_sigterm_in_the_middle_of_a_run_leaves_the_store_consistent(
-    site, watchlist_file, schedule, tosmon
+    site, watchlist_file, schedule, tosmon, start_smtp
 ) -> None:
-    watchlist = watchlist_for(watchlist_file, EVERY_TWO_SECONDS, "/fast/a", "/slow/b", url=site.url)
+    mailbox: Mailbox = start_smtp()
+    watchlist = watchlist_for(
+        watchlist_file, EVERY_TWO_SECONDS, "/fast/a", "/slow/b", url=site.url, smtp_port=mailbox.port
+    )
     running = schedule(watchlist)
     running.wait_for("fast-a/Terms: new")
     while site.requests.get(timeout=SAFETY) != "/slow/b":
@@ -192,10 +220,14 @@ def test_sigterm_in_the_middle_of_a_run_leaves_the_store_consistent(
     assert versions(watchlist, "slow-b") == []
     assert not [p for p in store_root.rglob("*") if p.name.endswith(".tmp")]
     assert not (store_root / "schedule.json").exists()  # an interrupted run is caught up at the next start
+    # The report of what the interrupted run finished waits in the outbox for the next run.
+    assert mailbox.messages == []
+    assert len(list((store_root / "outbox").glob("*.eml"))) == 1
     site.release.set()
-    after = tosmon("check", "--watchlist", watchlist, "--wait", "0")  # the lock was released
+    after = tosmon("check", "--watchlist", watchlist, "--wait", "0", "--email")  # the lock was released
     assert after.code == 1
     assert [p.suffix for p in versions(watchlist, "slow-b")] == [".json", ".md"]
+    assert [subject(m) for m in mailbox.messages] == ["[tosmon] 1 new document recorded"] * 2
 
 
 def test_sigint_stops_an_idle_scheduler(site, watchlist_file, schedule) -> None:
