@@ -51,6 +51,15 @@ class Mailbox:
     received: list[tuple[Envelope, EmailMessage]] = field(default_factory=list)
     refuse: bool = False
     logins: list[tuple[str, str]] = field(default_factory=list)
+    unknown: set[str] = field(default_factory=set)  # addresses refused at RCPT
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         if self.refuse:
@@ -296,6 +305,30 @@ def test_refused_report_waits_in_the_outbox(tosmon, site, watched, start_smtp) -
     assert f"Error: 127.0.0.1:{mailbox.port}: message refused: 554 5.7.1 Message rejected as spam;" in (
         outcome.stderr
     )
+    assert len(outbox(watchlist)) == 1
+
+
+def test_a_refused_report_does_not_hold_back_the_others(tosmon, site, watched, start_smtp) -> None:
+    mailbox = start_smtp()
+    mailbox.unknown = {"bandcamp-watch@example.org"}
+    watchlist = watched(mailbox.port)
+    site["/bandcamp"] = "<html><body><main><h1>Bandcamp Terms</h1><p>Be very kind.</p></main></body></html>"
+
+    first = tosmon("check", "--watchlist", watchlist, "--email")
+
+    assert first.code == 8
+    assert f"Error: 127.0.0.1:{mailbox.port}: recipients refused: bandcamp-watch@example.org;" in first.stderr
+    assert [tuple(e.rcpt_tos) for e, _ in mailbox.received] == [("me@example.org",)]
+    assert len(outbox(watchlist)) == 1
+
+    site["/soundcloud"] = TERMS_V2
+    second = tosmon("check", "--watchlist", watchlist, "--email")
+
+    assert second.code == 8  # still refused, still waiting
+    assert [subject(m) for m in mailbox.messages] == [
+        "[tosmon] Bandcamp Terms of Service changed",
+        "[tosmon] SoundCloud Terms of Service: new AI training clause",
+    ]
     assert len(outbox(watchlist)) == 1
 
 

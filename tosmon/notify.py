@@ -402,9 +402,19 @@ class Mailer:
 
     def send(self, message: EmailMessage) -> None:
         """Deliver one message or raise NotifyError saying why not."""
+        [refusal] = self.send_all([message])
+        if refusal is not None:
+            raise refusal
+
+    def send_all(self, messages: list[EmailMessage]) -> list[NotifyError | None]:
+        """Deliver messages over one connection: for each, None once sent or why the server refused it.
+
+        Raise NotifyError when none can be sent: the server is unreachable, TLS fails, the login is refused.
+        """
         if self.smtp.username and self.password is None:
             raise NotifyError(f"smtp.username is set but {PASSWORD_VARIABLE} is not")
         context = self.ssl_context or ssl.create_default_context()
+        outcomes: list[NotifyError | None] = []
         try:
             if self.smtp.security == "ssl":
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -417,24 +427,41 @@ class Mailer:
                     client.starttls(context=context)
                 if self.smtp.username:
                     client.login(self.smtp.username, self.password or "")
-                refused = client.send_message(message)
+                for message in messages:
+                    outcomes.append(self._send_one(client, message))
         except smtplib.SMTPAuthenticationError as error:
             raise NotifyError(f"{self.server}: login refused: {_smtp_reason(error)}") from None
-        except smtplib.SMTPRecipientsRefused as error:
-            raise NotifyError(f"{self.server}: recipients refused: {', '.join(error.recipients)}") from None
         except smtplib.SMTPNotSupportedError as error:
             raise NotifyError(f"{self.server}: {error} (check smtp.security)") from None
-        except smtplib.SMTPResponseException as error:
-            raise NotifyError(f"{self.server}: message refused: {_smtp_reason(error)}") from None
         except ssl.SSLError as error:
             raise NotifyError(f"{self.server}: TLS failed: {error.reason or error}") from None
         except (smtplib.SMTPException, OSError) as error:
+            if isinstance(error, smtplib.SMTPServerDisconnected) and len(outcomes) == len(messages):
+                return outcomes  # the server hung up after the last message (at QUIT): all were sent
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             if isinstance(error, socket.timeout):
                 reason = f"no answer within {self.timeout:g} s"
-            raise NotifyError(f"{self.server}: cannot send: {reason}") from None
-        if refused:
-            raise NotifyError(f"{self.server}: recipients refused: {', '.join(refused)}")
+            if isinstance(error, smtplib.SMTPResponseException):
+                reason = _smtp_reason(error)
+            failure = NotifyError(f"{self.server}: cannot send: {reason}")
+            if not outcomes:
+                raise failure from None
+            return outcomes + [failure] * (len(messages) - len(outcomes))
+        return outcomes
+
+    def _send_one(self, client: smtplib.SMTP, message: EmailMessage) -> NotifyError | None:
+        """Send one message on an open connection; a refusal of this message is its outcome."""
+        try:
+            # Some recipients refused and others accepted counts as sent: sending again would repeat
+            # the report to those who got it. (All refused raises SMTPRecipientsRefused.)
+            client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            client.rset()
+            return NotifyError(f"{self.server}: recipients refused: {', '.join(error.recipients)}")
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+            client.rset()
+            return NotifyError(f"{self.server}: message refused: {_smtp_reason(error)}")
+        return None
 
 
 def _smtp_reason(error: smtplib.SMTPResponseException) -> str:
@@ -492,33 +519,30 @@ def deliver(
 ) -> Delivery:
     """Send what waits in the outbox, then `messages`; whatever cannot be sent waits in the outbox.
 
-    Call with the store locked: the lock is what makes a queued report go out exactly once.
-    After the first failure nothing else is tried (the server is down or refusing), so a run
-    waits for at most one timeout.
+    Call with the store locked: the lock is what makes a queued report go out exactly once. All
+    go over one connection, so a run waits for at most one timeout when the server is down, and a
+    message the server refuses does not hold back the others.
     """
+    waiting = [(path, outbox.read(path)) for path in outbox.pending()]
+    batch = [*waiting, *((None, message) for message in messages)]
+    if not batch:
+        return Delivery()
+    try:
+        outcomes = mailer.send_all([message for _, message in batch])
+    except NotifyError as failure:
+        outcomes = [failure] * len(batch)
     sent: list[str] = []
-    error: str | None = None
-    for path in outbox.pending():
-        if error is None:
-            message = outbox.read(path)
-            try:
-                mailer.send(message)
-            except NotifyError as failure:
-                error = str(failure)
-                continue
-            path.unlink()
-            sent.append(str(message["Subject"]))
-    for message in messages:
-        if error is None:
-            try:
-                mailer.send(message)
-            except NotifyError as failure:
-                error = str(failure)
-            else:
-                sent.append(str(message["Subject"]))
-                continue
-        outbox.put(message, now())
-    return Delivery(tuple(sent), tuple(outbox.pending()), error)
+    errors: list[str] = []
+    for (path, message), outcome in zip(batch, outcomes, strict=True):
+        if outcome is None:
+            sent.append(" ".join(str(message["Subject"]).split()))
+            if path is not None:
+                path.unlink()
+            continue
+        errors.append(str(outcome))
+        if path is None:
+            outbox.put(message, now())
+    return Delivery(tuple(sent), tuple(outbox.pending()), errors[0] if errors else None)
 
 
 def trial_message(settings: EmailSettings, recipients: tuple[str, ...], now: datetime) -> EmailMessage:
