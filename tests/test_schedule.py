@@ -19,8 +19,9 @@ import yaml
 from test_notify import SENDER, Mailbox, start_smtp_fixture, subject  # noqa: F401  (the start_smtp fixture)
 
 from tosmon.models import Document
-from tosmon.schedule import Job, Scheduler, cron_trigger
+from tosmon.schedule import Job, Scheduler, cron_trigger, plan
 from tosmon.store import Store
+from tosmon.watchlist import load_watchlist
 
 DATA = Path(__file__).parent / "data"
 PAGE = b"<html><body><main><h1>Terms</h1><p>Be kind to %s.</p></main></body></html>"
@@ -233,7 +234,7 @@ def test_sigterm_in_the_middle_of_a_run_leaves_the_store_consistent(
 def test_sigint_stops_an_idle_scheduler(site, watchlist_file, schedule) -> None:
     watchlist = watchlist_for(watchlist_file, "0 4 1 1 *", "/fast/a", url=site.url)
     running = schedule(watchlist)
-    running.wait_for(r"1 documents on '0 4 1 1 \*'; next check")
+    running.wait_for(r"1 document on '0 4 1 1 \*'; next check")
 
     assert running.stop(signal.SIGINT) == 0
     assert site.requests.empty()
@@ -254,7 +255,7 @@ def test_a_missed_run_is_caught_up_once_at_start(site, watchlist_file, schedule)
     next_check = datetime.fromisoformat(finished.rsplit("next check ", 1)[1])
     assert next_check > datetime.now(UTC)  # no other missed run left to replay
     assert running.stop() == 0
-    assert len([line for line in running.lines if "check of 1 documents started" in line]) == 1
+    assert len([line for line in running.lines if "check of 1 document started" in line]) == 1
     assert any("catching up a missed run of '0 4 * * *'" in line for line in running.lines)
     last_run = json.loads((store_root / "schedule.json").read_text())["last_run"]["0 4 * * *"]
     assert datetime.fromisoformat(last_run) > three_days_ago
@@ -274,6 +275,27 @@ def test_a_run_is_missed_only_when_a_fire_time_passed_since_the_last(tmp_path: P
     ]:
         (tmp_path / "schedule.json").write_text(json.dumps({"last_run": {job.key: last.isoformat()}}))
         assert scheduler.missed(job, at) is missed, last
+
+
+def test_each_schedule_checks_its_own_documents(watchlist_file) -> None:
+    watchlist = load_watchlist(
+        watchlist_file(
+            'schedule: "0 4 * * *"\n'
+            "services:\n"
+            "  Nightly:\n    Terms:\n      url: http://127.0.0.1/a\n"
+            '  Hourly:\n    schedule: "0 * * * *"\n    Terms:\n      url: http://127.0.0.1/b\n'
+            '    Privacy:\n      url: http://127.0.0.1/c\n      schedule: ["*/5 * * * *", "0 4 * * 1"]\n'
+        )
+    )
+
+    jobs, unscheduled = plan(watchlist)
+
+    assert [(job.key, [d.id for d in job.documents]) for job in jobs] == [
+        ("0 4 * * *", ["Nightly/Terms"]),
+        ("0 * * * *", ["Hourly/Terms"]),
+        ("*/5 * * * * | 0 4 * * 1", ["Hourly/Privacy"]),
+    ]
+    assert unscheduled == []
 
 
 CRON_CASES = yaml.safe_load((DATA / "schedule_cron.yaml").read_text(encoding="utf-8"))

@@ -200,7 +200,7 @@ class Scheduler:
             scheduler.add_job(self.run_job, job.trigger(self.timezone), args=[job], id=job.key, **extra)
         scheduler.start()
         for job in self.jobs:
-            log.info("%d documents on %r; next check %s", len(job.documents), job.key, self._next(job))
+            log.info("%s on %r; next check %s", _documents(len(job.documents)), job.key, self._next(job))
         try:
             # The scheduler times its sleep with a clock that stops while the machine sleeps; waking
             # it now and then makes it notice a fire time that passed meanwhile.
@@ -225,7 +225,7 @@ class Scheduler:
         started = self.now()
         try:
             with self.store.lock(wait=self.wait):
-                log.info("check of %d documents started (%s)", len(job.documents), job.key)
+                log.info("check of %s started (%s)", _documents(len(job.documents)), job.key)
                 run, interrupted = self._check(job.documents, started)
                 self._report(run, interrupted)
                 if not interrupted:
@@ -322,3 +322,7 @@ class Scheduler:
     def _next(self, job: Job) -> str:
         following = job.trigger(self.timezone).get_next_fire_time(None, self.now())
         return following.isoformat(timespec="seconds") if following else "never"
+
+
+def _documents(count: int) -> str:
+    return f"{count} document{'' if count == 1 else 's'}"
