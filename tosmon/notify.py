@@ -45,8 +45,8 @@ STYLE = {
     "h2": "font-size:16px;margin:24px 0 8px 0;padding-bottom:4px;border-bottom:1px solid #d0d7de",
     "h3": "font-size:14px;margin:16px 0 4px 0",
     "meta": "color:#59636e;margin:0 0 8px 0",
-    "flag": "border-left:4px solid #cf222e;background:#fff5f5;padding:8px 12px;margin:0 0 12px 0",
-    "badge": "background:#cf222e;color:#ffffff;font-size:11px;font-weight:bold;padding:1px 6px",
+    "flag": "border-left:4px solid {colour};background:#fff8f5;padding:8px 12px;margin:0 0 12px 0",
+    "badge": "background:{colour};color:#ffffff;font-size:11px;font-weight:bold;padding:1px 6px",
     "quote": "margin:6px 0;padding:0 0 0 10px;border-left:2px solid #d0d7de;color:#1f2328",
     "small": "color:#59636e;font-size:12px",
     "change": "margin:4px 0;padding:2px 6px",
@@ -54,6 +54,7 @@ STYLE = {
     "del": "background:#ffebe9;color:#82071e;text-decoration:line-through",
     "link": "color:#0969da",
 }
+SEVERITY_COLOUR = {"high": "#cf222e", "medium": "#bc4c00", "low": "#9a6700"}
 
 
 # -- what goes into a report --------------------------------------------------------------------
@@ -316,15 +317,17 @@ def render_html(run: CheckRun, heading: str) -> str:
     if flagged:
         out.append(_tag("h2", "Flagged clauses"))
         for flagged_clause in flagged:
+            colour = SEVERITY_COLOUR.get(flagged_clause.severity, SEVERITY_COLOUR["high"])
             parts = [
-                f'<div><span style="{STYLE["badge"]}">{_e(flagged_clause.severity.upper())}</span> '
+                f'<div><span style="{STYLE["badge"].format(colour=colour)}">'
+                f"{_e(flagged_clause.severity.upper())}</span> "
                 f"<strong>{_e(flagged_clause.title)}</strong> in {_link(flagged_clause.result.document)}</div>"
             ]
             if flagged_clause.heading:
                 parts.append(_tag("div", "Under: " + _e(flagged_clause.heading), "small"))
             parts.append(_tag("blockquote", _e(flagged_clause.clause), "quote"))
             parts.append(_tag("div", "Matched: " + _e(", ".join(flagged_clause.terms)), "small"))
-            out.append(_tag("div", "".join(parts), "flag"))
+            out.append(f'<div style="{STYLE["flag"].format(colour=colour)}">{"".join(parts)}</div>')
     if others:
         out.append(_tag("h2", "Changes" if not flagged else "Other changes"))
         for result, changes in others:
