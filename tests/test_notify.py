@@ -333,14 +333,20 @@ def test_a_refused_report_does_not_hold_back_the_others(tosmon, site, watched, s
 
 
 @pytest.fixture
-def tls_server(start_smtp, tmp_path: Path, monkeypatch) -> Mailbox:
-    """A STARTTLS server with its own CA, requiring a login over TLS; clients trust the CA via SSL_CERT_FILE."""
+def server_tls(tmp_path: Path, monkeypatch) -> ssl.SSLContext:
+    """A server certificate for 127.0.0.1 from a CA of the test's own, which clients trust via SSL_CERT_FILE."""
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(server_context)
     ca_file = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    return server_context
+
+
+@pytest.fixture
+def tls_server(start_smtp, server_tls: ssl.SSLContext) -> Mailbox:
+    """A STARTTLS server requiring a login over TLS."""
     mailbox: Mailbox
 
     def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -350,7 +356,7 @@ def tls_server(start_smtp, tmp_path: Path, monkeypatch) -> Mailbox:
         return AuthResult(success=(login, password) == ("tosmon", "s3cret"), handled=False)
 
     mailbox = start_smtp(
-        tls_context=server_context,
+        tls_context=server_tls,
         require_starttls=True,
         auth_required=True,
         auth_require_tls=True,
@@ -372,6 +378,17 @@ def test_email_test_logs_in_over_starttls(tosmon, watchlist_file, site, tls_serv
     assert tls_server.logins == [("tosmon", "s3cret")]
     [message] = tls_server.messages
     assert subject(message) == "[tosmon] test message"
+
+
+def test_email_test_over_implicit_tls(tosmon, watchlist_file, site, start_smtp, server_tls) -> None:
+    mailbox = start_smtp(ssl_context=server_tls)
+    watchlist = watchlist_file(watchlist_text(site, mailbox.port, "security: ssl"))
+
+    outcome = tosmon("email", "test", "--watchlist", watchlist)
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stderr == f"Sent a test message to me@example.org via 127.0.0.1:{mailbox.port} (ssl).\n"
+    assert [subject(m) for m in mailbox.messages] == ["[tosmon] test message"]
 
 
 def test_email_test_reports_a_refused_login(tosmon, watchlist_file, site, tls_server, monkeypatch) -> None:
