@@ -236,12 +236,12 @@ class _Checker:
         return None
 
     def cron(self, node: yaml.Node, where: str) -> tuple[str, ...]:
-        from apscheduler.triggers.cron import CronTrigger
+        from tosmon.schedule import cron_trigger
 
         result = []
         for value, item in self.strings(node, where):
             try:
-                CronTrigger.from_crontab(value)
+                cron_trigger(value)
             except ValueError as error:
                 self.problem(item, where, f"invalid cron expression {value!r}: {error}")
             else:

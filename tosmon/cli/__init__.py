@@ -10,9 +10,12 @@ from tosmon.cli import (  # noqa: F401  (registers the commands)
     check,
     demo,
     diff,
+    email,
     history,
     ota,
     reextract,
+    report,
+    schedule,
 )
 from tosmon.cli.base import main
 

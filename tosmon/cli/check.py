@@ -12,8 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tosmon.check import check
 from tosmon.cli.base import handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, render_run
+from tosmon.cli.email import send_reports
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
+from tosmon.notify import build_reports, require_email
 from tosmon.report import exit_code, run_to_json
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
@@ -29,10 +31,18 @@ from tosmon.watchlist import load_watchlist
     show_default=True,
     help="Seconds to wait for another run holding the store.",
 )
+@click.option(
+    "--email", "send_email", is_flag=True, help="E-mail a report if anything changed, was flagged or failed."
+)
+@click.option("--email-always", is_flag=True, help="E-mail a report even when nothing changed.")
 @handle_errors
-def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: float) -> None:
+def check_command(
+    watchlist: Path, snapshots: Path | None, as_json: bool, wait: float, send_email: bool, email_always: bool
+) -> None:
     """Check every document once: fetch, extract, store, diff, flag and report."""
     config = load_watchlist(watchlist)
+    email = require_email(config) if send_email or email_always else None
+    notify_code = None
     store = Store(store_path(watchlist, snapshots)).open()
     taxonomy = load_taxonomy(config.flags)
     console = make_console()
@@ -57,8 +67,10 @@ def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: 
                 )
         else:
             run = check(config.documents, store, taxonomy=taxonomy, settings=config.fetch)
+        if email is not None:
+            notify_code = send_reports(build_reports(run, email, always=email_always), email, store)
     if as_json:
         click.echo(json.dumps(run_to_json(run), ensure_ascii=False, indent=2))
     else:
         render_run(console, run)
-    sys.exit(exit_code(run))
+    sys.exit(notify_code or exit_code(run))

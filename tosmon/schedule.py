@@ -1,0 +1,328 @@
+"""Run the check on the watchlist's cron schedules, as one long-running foreground process.
+
+Each distinct schedule (the watchlist's `schedule:`, or a service's or document's own) is one job
+that checks its documents. Jobs run one at a time, on one worker thread, and each run holds the
+store's lock, so the scheduler never runs two checks at once, nor one beside a `tosmon check` from
+cron: a run that finds the store locked waits briefly, logs it, and leaves the check to the next
+fire time.
+
+Missed runs are caught up once, not once per missed run: while the process lives, APScheduler
+coalesces the fire times it missed (the machine slept); across restarts, the time of each job's
+last completed run is kept in `<store>/schedule.json`, and a job whose next fire time after it has
+passed runs once at start.
+
+`stop()` (the CLI calls it on SIGTERM and SIGINT) cancels a running check at its next await: a
+document is only ever written between awaits, so documents finished before the stop are recorded
+whole and the others are left untouched. Their report goes to the outbox, for the next run to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from tosmon.check import check_async
+from tosmon.errors import ConfigError, LockedError, Problem, StoreError
+from tosmon.fetch import FetchSettings
+from tosmon.flag import Taxonomy
+from tosmon.models import CheckResult, CheckRun, Document
+from tosmon.notify import Mailer, Outbox, build_reports, deliver
+from tosmon.store import Store, read_json, write_json
+from tosmon.watchlist import EmailSettings, Watchlist
+
+log = logging.getLogger("tosmon.schedule")
+
+STATE_FILE = "schedule.json"
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NUDGE_SECONDS = 60.0
+
+
+def cron_trigger(expression: str, timezone: tzinfo | None = None) -> CronTrigger:
+    """The trigger of a crontab expression: `minute hour day month weekday`, as crontab(5) reads it.
+
+    Six fields put a seconds field first, as Quartz and Spring do: the only way to say "every two
+    seconds", which the scheduler's own tests need. Raises ValueError saying what is wrong.
+    """
+    fields = expression.split()
+    if len(fields) not in (5, 6):
+        raise ValueError(
+            f"expected 5 fields (minute hour day month weekday), or 6 with seconds first; found {len(fields)}"
+        )
+    second = fields.pop(0) if len(fields) == 6 else "0"
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        second=second,
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday),
+        timezone=timezone,
+    )
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Crontab counts weekdays from Sunday (0 or 7), APScheduler 3 from Monday: spell numbers as names."""
+    if not re.fullmatch(r"[\d*,/-]+", field) or field == "*":
+        return field  # names (mon-fri) mean the same to both
+    days: list[str] = []
+    for item in field.split(","):
+        match = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", item)
+        if not match:
+            raise ValueError(f"invalid weekday {item!r}")
+        start, end, step = match.groups()
+        first = 0 if start == "*" else int(start)
+        last = 6 if start == "*" else int(end) if end else (7 if step else first)
+        if not 0 <= first <= last <= 7:
+            raise ValueError(f"invalid weekday {item!r} (weekdays are 0-7, Sunday is 0 or 7)")
+        days += [WEEKDAYS[n] for n in range(first, last + 1, int(step or 1))]
+    return ",".join(dict.fromkeys(days))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One schedule of the watchlist and the documents it checks."""
+
+    expressions: tuple[str, ...]
+    documents: tuple[Document, ...]
+
+    @property
+    def key(self) -> str:
+        return " | ".join(self.expressions)
+
+    def trigger(self, timezone: tzinfo | None = None) -> BaseTrigger:
+        triggers = [cron_trigger(e, timezone) for e in self.expressions]
+        return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
+
+
+def plan(watchlist: Watchlist) -> tuple[list[Job], list[Document]]:
+    """The jobs of a watchlist, and the documents no schedule covers (a document's own wins)."""
+    groups: dict[tuple[str, ...], list[Document]] = {}
+    unscheduled = []
+    for document in watchlist.documents:
+        expressions = document.schedule or watchlist.schedule
+        if expressions:
+            groups.setdefault(expressions, []).append(document)
+        else:
+            unscheduled.append(document)
+    if not groups:
+        raise ConfigError(
+            [
+                Problem(
+                    str(watchlist.path), 1, 1, "schedule", 'nothing to schedule: add `schedule: "0 4 * * *"`'
+                )
+            ]
+        )
+    return [Job(expressions, tuple(documents)) for expressions, documents in groups.items()], unscheduled
+
+
+class Scheduler:
+    """Runs each job's check at its fire times until `stop()`; one check at a time."""
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        store: Store,
+        *,
+        taxonomy: Taxonomy,
+        settings: FetchSettings | None = None,
+        email: EmailSettings | None = None,
+        mailer: Mailer | None = None,
+        email_always: bool = False,
+        wait: float = 10.0,
+        timezone: tzinfo | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.jobs = jobs
+        self.store = store
+        self.taxonomy = taxonomy
+        self.settings = settings or FetchSettings()
+        self.email = email
+        self.mailer = mailer
+        self.email_always = email_always
+        self.wait = wait
+        self.timezone = timezone
+        self.now = now
+        self._stop = threading.Event()
+        self._guard = threading.Lock()
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[CheckRun]] | None = None
+
+    @property
+    def state_path(self) -> Path:
+        return self.store.root / STATE_FILE
+
+    def last_runs(self) -> dict[str, datetime]:
+        """When each job last completed a run, from `<store>/schedule.json`."""
+        if not self.state_path.exists():
+            return {}
+        runs = read_json(self.state_path).get("last_run", {})
+        return (
+            {str(k): datetime.fromisoformat(str(v)) for k, v in runs.items()}
+            if isinstance(runs, dict)
+            else {}
+        )
+
+    def missed(self, job: Job, now: datetime) -> bool:
+        """Whether a fire time of `job` passed since its last run (never true before its first run)."""
+        last = self.last_runs().get(job.key)
+        if last is None:
+            return False
+        # The first fire time strictly after the last run (a run may start on the very second).
+        following = job.trigger(self.timezone).get_next_fire_time(None, last + timedelta(microseconds=1))
+        return following is not None and following <= now
+
+    def serve(self, nudge: float = NUDGE_SECONDS) -> None:
+        """Run until `stop()` is called; a missed run is caught up once at start."""
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            # coalesce + no grace limit: however many fire times were missed, run once, however late.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=self.timezone,
+        )
+        now = self.now()
+        for job in self.jobs:
+            extra: dict[str, object] = {}
+            if self.missed(job, now):
+                log.info("catching up a missed run of %r now", job.key)
+                extra["next_run_time"] = now
+            scheduler.add_job(self.run_job, job.trigger(self.timezone), args=[job], id=job.key, **extra)
+        scheduler.start()
+        for job in self.jobs:
+            log.info("%s on %r; next check %s", _documents(len(job.documents)), job.key, self._next(job))
+        try:
+            # The scheduler times its sleep with a clock that stops while the machine sleeps; waking
+            # it now and then makes it notice a fire time that passed meanwhile.
+            while not self._stop.wait(nudge):
+                scheduler.wakeup()
+        finally:
+            scheduler.shutdown(wait=True)
+        log.info("stopped")
+
+    def stop(self) -> None:
+        """Stop serving; a running check is cancelled at its next await. Safe from any thread."""
+        self._stop.set()
+        with self._guard:
+            if self._running:
+                loop, task = self._running
+                loop.call_soon_threadsafe(task.cancel)
+
+    def run_job(self, job: Job) -> CheckRun | None:
+        """One check of the job's documents under the store's lock, then its report."""
+        if self._stop.is_set():
+            return None
+        started = self.now()
+        try:
+            with self.store.lock(wait=self.wait):
+                log.info("check of %s started (%s)", _documents(len(job.documents)), job.key)
+                run, interrupted = self._check(job.documents, started)
+                self._report(run, interrupted)
+                if not interrupted:
+                    self._record_run(job, started)
+        except LockedError as error:
+            log.warning("check skipped: %s", error)
+            return None
+        except StoreError as error:
+            log.error("check failed: %s", error)
+            return None
+        statuses = [r.status for r in run.results]
+        log.info(
+            "check %s: %d changed, %d new, %d flagged clauses, %d failed, %d unchanged%s",
+            "interrupted" if interrupted else "finished",
+            statuses.count("changed"),
+            statuses.count("new"),
+            len(run.flags),
+            statuses.count("error"),
+            statuses.count("unchanged"),
+            "" if interrupted else f"; next check {self._next(job)}",
+        )
+        return run
+
+    def _record_run(self, job: Job, started: datetime) -> None:
+        runs = {key: moment.isoformat() for key, moment in self.last_runs().items()}
+        write_json(self.state_path, {"last_run": {**runs, job.key: started.isoformat()}})
+
+    def _check(self, documents: tuple[Document, ...], started: datetime) -> tuple[CheckRun, bool]:
+        """The check, cancellable by `stop()`; an interrupted check returns what it finished."""
+        finished: list[CheckResult] = []
+
+        def progress(result: CheckResult) -> None:
+            finished.append(result)
+            if result.status == "error":
+                log.warning("%s: error: %s", result.document.id, result.error)
+            else:
+                flags = f" ({len(result.flags)} flagged)" if result.flags else ""
+                log.info("%s: %s%s", result.document.id, result.status, flags)
+
+        async def main() -> CheckRun:
+            task = asyncio.current_task()
+            assert task is not None
+            with self._guard:
+                if self._stop.is_set():
+                    raise asyncio.CancelledError
+                self._running = (asyncio.get_running_loop(), task)  # type: ignore[assignment]
+            try:
+                return await check_async(
+                    documents,
+                    self.store,
+                    taxonomy=self.taxonomy,
+                    settings=self.settings,
+                    now=self.now,
+                    progress=progress,
+                )
+            finally:
+                with self._guard:
+                    self._running = None
+
+        try:
+            return asyncio.run(main()), False
+        except asyncio.CancelledError:
+            order = {d.id: i for i, d in enumerate(documents)}
+            finished.sort(key=lambda r: order[r.document.id])
+            return CheckRun(started, tuple(finished)), True
+
+    def _report(self, run: CheckRun, interrupted: bool) -> None:
+        if self.email is None or self.mailer is None:
+            return
+        title = None
+        if interrupted:
+            started = run.started_at.astimezone(UTC)
+            title = f"tosmon check of {started:%d %B %Y, %H:%M} UTC, interrupted ({len(run.results)} done)"
+        messages = build_reports(run, self.email, always=self.email_always, title=title, now=self.now)
+        outbox = Outbox(self.store.root)
+        if interrupted:
+            # Stopping: no time to wait for a server. The next run sends these first.
+            for message in messages:
+                outbox.put(message, self.now())
+            if messages:
+                log.info("report kept in %s for the next run", outbox.directory)
+            return
+        delivery = deliver(messages, outbox, self.mailer, now=self.now)
+        for subject in delivery.sent:
+            log.info("report sent: %s", subject)
+        if delivery.error:
+            log.error(
+                "report not sent: %s; %d waiting in %s for the next run",
+                delivery.error,
+                len(delivery.queued),
+                outbox.directory,
+            )
+
+    def _next(self, job: Job) -> str:
+        following = job.trigger(self.timezone).get_next_fire_time(None, self.now())
+        return following.isoformat(timespec="seconds") if following else "never"
+
+
+def _documents(count: int) -> str:
+    return f"{count} document{'' if count == 1 else 's'}"
