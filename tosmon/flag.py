@@ -1,34 +1,65 @@
 """Flag new or reworded clauses that touch AI, model training or content licensing.
 
-The rules are data (`taxonomy.yaml`, extended by the watchlist's `flags:`); this module only
-applies them. A clause flags for a category when one of its terms matches, a `near` term (if the
-category asks for one) stands within the window, and no negative context covers the match. Only
-new wording flags: an added clause, or a changed clause whose new words bring a term the old
-wording did not have. Moved clauses never flag.
+The rules are data (`taxonomy.yaml`, extended by the watchlist's `flags:`); this module only applies
+them. A rule matches a clause when one of its terms is found in the clause's visible text, a `near` term
+(if the rule asks for one) stands within its window, and no negative context covers the term.
+
+Only new wording flags. An added clause flags on any match; a changed clause only on a match whose
+term or near term lies in the words the change added, so a rename inside an existing AI clause
+("Bard" to "Gemini Apps": capitalised names replacing capitalised names) or a new comma does not flag.
+Moved and unchanged clauses never flag; a removed clause only flags when it takes away an opt-out or
+opt-in for training. When a whole version is replaced by a translation, clauses restating a category
+the old version already had are not news either.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 import yaml
 
-from tosmon.models import Change, Flag
+from tosmon.diff import IMAGE, LINK, WORD, _sequence_diff, visible_text
+from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
+TOP_KEYS = {"version", "window", "categories", "consent"}
+CATEGORY_KEYS = {"severity", "terms", "near", "negative", "high_when", "rules", "yields_to", "window"}
+RULE_KEYS = {"name", "terms", "near", "negative", "window"}
+Consent = Literal["opt-in", "opt-out"]
+# Short, frequent words that tell the languages of a whole version apart (for translations).
+STOPWORDS = {
+    "en": "the and of to is that for with you your we our are this be or".split(),
+    "fr": "le la les et des du est que pour vous votre nous nos une sur dans".split(),
+    "de": "der die und das ist nicht zu den mit sie ihre wir unsere ein eine".split(),
+    "es": "el la los las y de que es para con usted tu nuestros una por del".split(),
+    "it": "il di che è per con non una sono della delle gli tuoi nostri".split(),
+    "pt": "o os da do das dos que é para com você seus nossos uma não".split(),
+    "nl": "de het en van een is dat voor met je uw wij onze niet".split(),
+}
+TRANSLATION_MIN_WORDS = 150
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    terms: tuple[tuple[str, re.Pattern[str]], ...]  # (language, all its terms in one pattern)
+    near: re.Pattern[str] | None
+    negative: re.Pattern[str] | None
+    window: int
 
 
 @dataclass(frozen=True)
 class Category:
     name: str
     severity: str
-    terms: tuple[tuple[str, re.Pattern[str]], ...]  # (language, pattern)
-    near: re.Pattern[str] | None
-    negative: re.Pattern[str] | None
+    rules: tuple[Rule, ...]
     high_when: re.Pattern[str] | None
+    yields_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,52 +70,86 @@ class Taxonomy:
     opt_out: re.Pattern[str] | None
 
 
-def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+@dataclass(frozen=True)
+class Match:
+    """Why a clause belongs to a category: the rule, the words matched, and where they are."""
+
+    category: Category
+    rule: str
+    terms: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-])(?:{term})(?![\w])", re.IGNORECASE)
+# -- loading and checking --------------------------------------------------------------------
 
 
 def _terms_by_language(terms: object) -> list[tuple[str, str]]:
     if isinstance(terms, dict):
         return [(str(lang), str(t)) for lang, items in terms.items() for t in (items or [])]
-    return [("any", str(t)) for t in (terms or [])]  # type: ignore[union-attr]
+    if isinstance(terms, list):
+        return [("any", str(t)) for t in terms]
+    return []
+
+
+def _rules_of(name: str, rules: dict[str, object]) -> list[dict[str, object]]:
+    """A category's rules, counting the `terms`/`near`/`negative` it gives directly as one rule."""
+    listed = [dict(r) for r in rules.get("rules") or [] if isinstance(r, dict)]  # type: ignore[attr-defined]
+    if rules.get("terms"):
+        listed.append({"name": "terms", **{k: rules[k] for k in ("terms", "near", "window") if k in rules}})
+    return listed
 
 
 def taxonomy_problems(data: object) -> list[str]:
-    """What is wrong with a taxonomy (the shipped one, or a watchlist's `flags:`)."""
+    """What is wrong with a taxonomy (the shipped one, or a watchlist's `flags:`), all at once."""
     if not isinstance(data, dict):
         return ["expected a mapping with `categories:`"]
-    problems = []
-    unknown = set(data) - {"version", "window", "categories", "consent"}
-    problems.extend(f"unknown key {key!r}" for key in sorted(unknown))
+    problems = [f"unknown key {key!r}" for key in sorted(set(data) - TOP_KEYS)]
+    if "window" in data and (not isinstance(data["window"], int) or data["window"] < 1):
+        problems.append("window: expected a positive number of words")
     categories = data.get("categories", {})
     if not isinstance(categories, dict):
         return [*problems, "`categories` must be a mapping of names to rules"]
     for name, rules in categories.items():
+        where = f"categories.{name}"
         if not isinstance(rules, dict):
-            problems.append(f"categories.{name}: expected a mapping")
+            problems.append(f"{where}: expected a mapping")
             continue
-        for key in set(rules) - {"severity", "terms", "near", "negative", "high_when"}:
-            problems.append(f"categories.{name}: unknown key {key!r}")
+        problems.extend(f"{where}: unknown key {key!r}" for key in sorted(set(rules) - CATEGORY_KEYS))
         if rules.get("severity", "medium") not in ("low", "medium", "high"):
-            problems.append(f"categories.{name}.severity: expected low, medium or high")
-        patterns = [t for _, t in _terms_by_language(rules.get("terms"))]
-        for key in ("near", "negative", "high_when"):
+            problems.append(f"{where}.severity: expected low, medium or high")
+        if not isinstance(rules.get("rules", []), list):
+            problems.append(f"{where}.rules: expected a list of rules")
+            continue
+        patterns: list[tuple[str, object]] = []
+        for key in ("negative", "high_when"):
             value = rules.get(key) or []
-            if not isinstance(value, list):
-                problems.append(f"categories.{name}.{key}: expected a list of patterns")
+            if isinstance(value, list):
+                patterns.extend((f"{where}.{key}", p) for p in value)
             else:
-                patterns.extend(map(str, value))
-        for pattern in patterns:
+                problems.append(f"{where}.{key}: expected a list of patterns")
+        for index, rule in enumerate(rules.get("rules") or []):
+            if not isinstance(rule, dict):
+                problems.append(f"{where}.rules[{index}]: expected a mapping")
+                continue
+            problems.extend(f"{where}.rules[{index}]: unknown key {k!r}" for k in sorted(set(rule) - RULE_KEYS))
+            if not rule.get("terms"):
+                problems.append(f"{where}.rules[{index}]: a rule needs `terms`")
+        for rule in _rules_of(str(name), rules):
+            label = f"{where}.{'rules.' + str(rule.get('name')) if rule.get('name') != 'terms' else 'terms'}"
+            terms = rule.get("terms")
+            if not isinstance(terms, dict | list):
+                problems.append(f"{label}: expected a list of patterns, or lists by language")
+            patterns.extend((label, t) for _, t in _terms_by_language(terms))
+            near = rule.get("near") or []
+            if not isinstance(near, list):
+                problems.append(f"{label}.near: expected a list of patterns")
+            else:
+                patterns.extend((f"{label}.near", p) for p in near)
+        for label, pattern in patterns:
             try:
-                re.compile(pattern)
+                re.compile(str(pattern))
             except re.error as error:
-                problems.append(f"categories.{name}: invalid pattern {pattern!r}: {error}")
+                problems.append(f"{label}: invalid pattern {pattern!r}: {error}")
     return problems
 
 
@@ -93,89 +158,118 @@ def _shipped() -> dict[str, object]:
     return yaml.safe_load(resources.files("tosmon").joinpath("taxonomy.yaml").read_text(encoding="utf-8"))
 
 
+def _alternation(patterns: Iterable[object], words: bool = False) -> re.Pattern[str] | None:
+    patterns = [str(p) for p in patterns]
+    if not patterns:
+        return None
+    body = "|".join(f"(?:{p})" for p in patterns)
+    return re.compile(rf"(?<![\w-])(?:{body})(?!\w)" if words else body, re.IGNORECASE)
+
+
+def _merge(base: dict[str, object], extra: dict[str, object]) -> dict[str, object]:
+    """A shipped category with a user's additions: more rules and contexts, never fewer."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if key in ("severity", "window"):
+            merged[key] = value
+        elif key == "terms":
+            merged["rules"] = [*(base.get("rules") or []), {"name": "user-terms", **extra}]  # type: ignore[misc]
+        elif key in ("near", "window") and "terms" in extra:
+            continue  # they belong to the user's own terms rule
+        else:
+            merged[key] = [*(base.get(key) or []), *(value or [])]  # type: ignore[misc]
+    return merged
+
+
 def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
-    """The shipped taxonomy, with the user's terms and categories merged in."""
+    """The shipped taxonomy, with the user's terms, rules and categories (a watchlist's `flags:`) merged in."""
     data = _shipped()
+    extra = extra or {}
     categories: dict[str, dict[str, object]] = {k: dict(v) for k, v in data["categories"].items()}  # type: ignore[union-attr]
-    for name, rules in ((extra or {}).get("categories") or {}).items():  # type: ignore[union-attr]
-        merged = categories.setdefault(name, {"severity": "medium"})
-        for key, value in rules.items():
-            if key == "severity":
-                merged[key] = value
-            elif key == "terms":
-                base = _terms_by_language(merged.get("terms"))
-                merged[key] = {"user": [t for _, t in _terms_by_language(value)], **_group(base)}
-            else:
-                merged[key] = [*(merged.get(key) or []), *value]  # type: ignore[misc]
-    consent = data.get("consent", {})
+    for name, rules in (extra.get("categories") or {}).items():  # type: ignore[union-attr]
+        categories[name] = _merge(categories[name], rules) if name in categories else dict(rules)
+    window = int(extra.get("window") or data.get("window") or DEFAULT_WINDOW)  # type: ignore[call-overload]
     built = []
     for name, rules in categories.items():
+        shared_negative = list(rules.get("negative") or [])  # type: ignore[call-overload]
+        compiled = []
+        for rule in _rules_of(name, rules):
+            grouped: dict[str, list[str]] = {}
+            for language, term in _terms_by_language(rule.get("terms")):
+                grouped.setdefault(language, []).append(term)
+            compiled.append(
+                Rule(
+                    name=str(rule.get("name") or "terms"),
+                    terms=tuple((lang, _alternation(terms, words=True)) for lang, terms in grouped.items()),  # type: ignore[misc]
+                    near=_alternation(rule.get("near") or [], words=True),  # type: ignore[arg-type]
+                    negative=_alternation([*shared_negative, *(rule.get("negative") or [])]),  # type: ignore[misc]
+                    window=int(rule.get("window") or rules.get("window") or window),  # type: ignore[call-overload]
+                )
+            )
         built.append(
             Category(
                 name=name,
                 severity=str(rules.get("severity", "medium")),
-                terms=tuple(
-                    (lang, _term_pattern(term)) for lang, term in _terms_by_language(rules.get("terms"))
-                ),
-                near=_alternation(list(rules.get("near") or [])),  # type: ignore[arg-type]
-                negative=_alternation(list(rules.get("negative") or [])),  # type: ignore[arg-type]
-                high_when=_alternation(list(rules.get("high_when") or [])),  # type: ignore[arg-type]
+                rules=tuple(compiled),
+                high_when=_alternation(rules.get("high_when") or []),  # type: ignore[arg-type]
+                yields_to=tuple(rules.get("yields_to") or ()),  # type: ignore[arg-type]
             )
         )
-    window = int((extra or {}).get("window") or data.get("window") or DEFAULT_WINDOW)  # type: ignore[arg-type]
+    consent = data.get("consent") or {}
     return Taxonomy(
         tuple(built),
         window,
-        _alternation(consent.get("opt-in", [])),  # type: ignore[union-attr]
-        _alternation(consent.get("opt-out", [])),
-    )  # type: ignore[union-attr]
-
-
-def _group(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for lang, term in pairs:
-        grouped.setdefault(lang, []).append(term)
-    return grouped
-
-
-@dataclass(frozen=True)
-class Match:
-    category: Category
-    terms: tuple[str, ...]
-    rule: str
-
-
-def match_clause(text: str, taxonomy: Taxonomy) -> list[Match]:
-    """The categories a clause belongs to, with the terms and the rule that decided each."""
-    found = []
-    for category in taxonomy.categories:
-        terms: list[str] = []
-        rules: list[str] = []
-        for language, pattern in category.terms:
-            for term in pattern.finditer(text):
-                if category.negative and _covered(category.negative, text, term.span()):
-                    continue
-                if category.near and not _near(category.near, text, term.span(), taxonomy.window):
-                    continue
-                if term.group(0) not in terms:
-                    terms.append(term.group(0))
-                    rules.append(f"{category.name}.terms.{language}" + (" + near" if category.near else ""))
-        if terms:
-            found.append(Match(category, tuple(terms), rules[0]))
-    return found
-
-
-def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
-    return any(
-        (m.start() <= span[0] and span[1] <= m.end()) or (m.start() < span[1] and span[0] < m.end())
-        for m in negative.finditer(text)
+        _alternation(consent.get("opt-in", []), words=True),  # type: ignore[union-attr]
+        _alternation(consent.get("opt-out", []), words=True),  # type: ignore[union-attr]
     )
 
 
-def _near(near: re.Pattern[str], text: str, span: tuple[int, int], window: int) -> bool:
-    start = _word_offset(text, span[0], -window)
-    end = _word_offset(text, span[1], window)
-    return any(m.span() != span for m in near.finditer(text, start, end))
+# -- matching --------------------------------------------------------------------------------
+
+
+def match_clause(text: str, taxonomy: Taxonomy) -> list[Match]:
+    """The categories a clause's visible text belongs to, with the rule and terms that decided each."""
+    found = []
+    for category in taxonomy.categories:
+        for match in _category_matches(text, category):
+            found.append(match)
+            break  # the first rule that matches decides the category
+    return found
+
+
+def _category_matches(text: str, category: Category) -> Iterable[Match]:
+    for rule in category.rules:
+        terms: list[str] = []
+        spans: list[tuple[int, int]] = []
+        language_found = ""
+        for language, pattern in rule.terms:
+            for term in pattern.finditer(text):
+                if rule.negative and _covered(rule.negative, text, term.span()):
+                    continue
+                near = _near(rule, text, term.span()) if rule.near else None
+                if rule.near and near is None:
+                    continue
+                language_found = language_found or language
+                terms.append(" ".join(term.group(0).split()))
+                spans.append(term.span())
+                if near is not None:
+                    terms.append(near.group(0))
+                    spans.append(near.span())
+        if spans:
+            unique = tuple(dict.fromkeys(terms))
+            yield Match(category, f"{category.name}.{rule.name} ({language_found})", unique, tuple(spans))
+
+
+def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
+    return any(m.start() < span[1] and span[0] < m.end() for m in negative.finditer(text))
+
+
+def _near(rule: Rule, text: str, span: tuple[int, int]) -> re.Match[str] | None:
+    """The closest `near` term within the rule's window of words around `span`, if any."""
+    start = _word_offset(text, span[0], -rule.window)
+    end = _word_offset(text, span[1], rule.window)
+    hits = [m for m in rule.near.finditer(text, start, end) if m.end() <= span[0] or m.start() >= span[1]]  # type: ignore[union-attr]
+    return min(hits, key=lambda m: abs(m.start() - span[0])) if hits else None
 
 
 def _word_offset(text: str, position: int, words: int) -> int:
@@ -186,42 +280,165 @@ def _word_offset(text: str, position: int, words: int) -> int:
     return position + found[words - 1].end() if len(found) >= words else len(text)
 
 
-def _consent(text: str, taxonomy: Taxonomy) -> str | None:
-    if taxonomy.opt_in and taxonomy.opt_in.search(text):
-        return "opt-in"
-    if taxonomy.opt_out and taxonomy.opt_out.search(text):
-        return "opt-out"
-    return None
+def _consent(text: str, taxonomy: Taxonomy) -> tuple[Consent | None, list[tuple[int, int]]]:
+    """Whether a clause gives an opt-out or an opt-in (opt-out wins: "unless you opt out"), and where."""
+    for kind, pattern in (("opt-out", taxonomy.opt_out), ("opt-in", taxonomy.opt_in)):
+        if pattern:
+            spans = [m.span() for m in pattern.finditer(text)]
+            if spans:
+                return kind, spans  # type: ignore[return-value]
+    return None, []
 
 
-def flag_changes(changes: list[Change] | tuple[Change, ...], taxonomy: Taxonomy) -> list[Flag]:
-    """Flags for the new wording among `changes`; unchanged, moved and removed clauses never flag."""
-    flags = []
-    for change in changes:
-        if change.kind not in ("added", "changed") or change.new is None:
+# -- what is new -----------------------------------------------------------------------------
+
+
+def _added_spans(old: str, new: str) -> list[tuple[int, int]]:
+    """Where, in the visible text `new`, are the words a rewording added; renames do not count.
+
+    A rename is a run of capitalised words replaced by another run of capitalised words ("Zoom IQ" to
+    "Zoom AI Companion", "Grammarly" to "Superhuman"): the product changed its name, not the clause.
+    """
+    old_words = [m.group(0) for m in WORD.finditer(old)]
+    new_matches = list(WORD.finditer(new))
+    runs = _sequence_diff([w.lower() for w in old_words], [m.group(0).lower() for m in new_matches])
+    spans = []
+    for index, (op, i, i_end, j, j_end) in enumerate(runs):
+        if op != 1:
             continue
-        text = change.new.text
-        old_terms: set[str] = set()
-        if change.kind == "changed" and change.old is not None:
-            old_terms = {
-                (m.category.name, t.lower()) for m in match_clause(change.old.text, taxonomy) for t in m.terms
-            }
-        for match in match_clause(text, taxonomy):
-            new_terms = tuple(t for t in match.terms if (match.category.name, t.lower()) not in old_terms)
-            if not new_terms:
-                continue
-            category = match.category
-            severity = "high" if category.high_when and category.high_when.search(text) else category.severity
-            flags.append(
-                Flag(
-                    category=category.name,
-                    clause=text,
-                    heading=change.new.heading,
-                    terms=new_terms,
-                    severity=severity,  # type: ignore[arg-type]
-                    rule=match.rule,
-                    consent=_consent(text, taxonomy) if category.name == "training" else None,  # type: ignore[arg-type]
-                    change=change.kind,
-                )
-            )
+        neighbours = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -1]
+        added = [m.group(0) for m in new_matches[j:j_end]]
+        if neighbours and _is_name(added) and all(_is_name(old_words[r[1] : r[2]]) for r in neighbours):
+            continue
+        spans.append((new_matches[j].start(), new_matches[j_end - 1].end()))
+    return spans
+
+
+def _is_name(words: Sequence[str]) -> bool:
+    return bool(words) and all(w[:1].isupper() or w[:1].isdigit() for w in words)
+
+
+def _overlaps(spans: Iterable[tuple[int, int]], regions: list[tuple[int, int]]) -> bool:
+    return any(s < e2 and s2 < e for s, e in spans for s2, e2 in regions)
+
+
+def _is_navigation(markdown: str) -> bool:
+    """A clause made only of links or images (a menu, a logo) is page furniture, not wording."""
+    return bool(LINK.search(markdown) or IMAGE.search(markdown)) and not WORD.search(
+        LINK.sub(" ", IMAGE.sub(" ", markdown))
+    )
+
+
+def _language(texts: Iterable[str]) -> tuple[str | None, int]:
+    """The most likely language of some text, by its commonest short words, and how many words it has."""
+    counts = dict.fromkeys(STOPWORDS, 0)
+    total = 0
+    lookup: dict[str, list[str]] = {}
+    for language, words in STOPWORDS.items():
+        for word in words:
+            lookup.setdefault(word, []).append(language)
+    for text in texts:
+        for word in WORD.findall(text.lower()):
+            total += 1
+            for language in lookup.get(word, ()):
+                counts[language] += 1
+    best = max(counts, key=counts.__getitem__)
+    return (best if counts[best] else None), total
+
+
+def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set[str]:
+    """Categories the old wording already had, when the new wording is the same document translated."""
+    removed = [c.old.text for c in changes if c.kind == "removed" and c.old]
+    added = [c.new.text for c in changes if c.kind == "added" and c.new]
+    old_language, old_words = _language(removed)
+    new_language, new_words = _language(added)
+    if min(old_words, new_words) < TRANSLATION_MIN_WORDS or old_language == new_language:
+        return set()
+    return {m.category.name for text in removed for m in match_clause(visible_text(text), taxonomy)}
+
+
+# -- flagging --------------------------------------------------------------------------------
+
+
+def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
+    """Flags for the new wording among `changes`; unchanged and moved clauses never flag."""
+    translated = _translated_categories(changes, taxonomy)
+    flags: list[Flag] = []
+    for change in changes:
+        if change.kind == "added" and change.new:
+            flags.extend(_flags_for(change.new, None, change, taxonomy, translated))
+        elif change.kind == "changed" and change.new and change.old:
+            flags.extend(_flags_for(change.new, change.old, change, taxonomy, set()))
+        elif change.kind == "removed" and change.old:
+            flags.extend(_removed_consent(change.old, change, taxonomy, translated))
     return flags
+
+
+def _flags_for(
+    clause: Clause, old: Clause | None, change: Change, taxonomy: Taxonomy, translated: set[str]
+) -> list[Flag]:
+    if _is_navigation(clause.text):
+        return []
+    text = visible_text(clause.text)
+    old_text = visible_text(old.text) if old else ""
+    added = _added_spans(old_text, text) if old else [(0, len(text))]
+    matches = match_clause(text, taxonomy)
+    consent, consent_spans = _consent(text, taxonomy)
+    old_consent = _consent(old_text, taxonomy)[0] if old else None
+    consent_change: Literal["added", "removed"] | None = None
+    if consent and (consent != old_consent or _overlaps(consent_spans, added)):
+        consent_change = "added"
+    elif old_consent and not consent:
+        consent, consent_change = old_consent, "removed"
+    new_matches = []
+    for match in matches:
+        is_training = match.category.name == "training"
+        if match.category.name in translated:
+            continue
+        if _overlaps(match.spans, added) or (is_training and consent_change):
+            new_matches.append(match)
+    flagged = {m.category.name for m in new_matches}
+    flags = []
+    for match in new_matches:
+        category = match.category
+        if flagged & set(category.yields_to):
+            continue
+        is_training = category.name == "training"
+        severity = "high" if category.high_when and category.high_when.search(text) else category.severity
+        flags.append(
+            Flag(
+                category=category.name,
+                clause=clause.text,
+                heading=clause.heading,
+                terms=match.terms,
+                severity=severity,  # type: ignore[arg-type]
+                rule=match.rule,
+                consent=consent if is_training and consent_change else None,
+                change=change.kind,
+                consent_change=consent_change if is_training else None,
+            )
+        )
+    return flags
+
+
+def _removed_consent(clause: Clause, change: Change, taxonomy: Taxonomy, translated: set[str]) -> list[Flag]:
+    """A removed training clause that gave an opt-out or an opt-in takes that choice away."""
+    text = visible_text(clause.text)
+    consent, _ = _consent(text, taxonomy)
+    if not consent or "training" in translated:
+        return []
+    return [
+        Flag(
+            category="training",
+            clause=clause.text,
+            heading=clause.heading,
+            terms=match.terms,
+            severity="high",
+            rule=match.rule,
+            consent=consent,
+            change="removed",
+            consent_change="removed",
+        )
+        for match in match_clause(text, taxonomy)
+        if match.category.name == "training"
+    ]

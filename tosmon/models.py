@@ -102,6 +102,7 @@ class Flag:
     rule: str = ""  # which rule of the taxonomy decided the category
     consent: Literal["opt-in", "opt-out"] | None = None
     change: ChangeKind = "added"
+    consent_change: Literal["added", "removed"] | None = None  # whether the change gave or took `consent`
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -113,6 +114,7 @@ class Flag:
             "rule": self.rule,
             "consent": self.consent,
             "change": self.change,
+            "consent_change": self.consent_change,
         }
 
 
