@@ -186,7 +186,10 @@ def render(score: Score, elapsed: float, verbose: bool = False) -> str:
         lines += ["", "all flags:"]
         for event in score.events:
             for flag in event.flags:
-                lines.append(f"  {event.id} {flag.category}/{flag.severity} {list(flag.terms)}: {_short(flag.clause)}")
+                consent = f" {flag.consent} {flag.consent_change}" if flag.consent else ""
+                lines.append(
+                    f"  {event.id} {flag.category}/{flag.severity}{consent} {list(flag.terms)}: {_short(flag.clause)}"
+                )
     return "\n".join(lines)
 
 

@@ -277,7 +277,7 @@ def _word_offset(text: str, position: int, words: int) -> int:
         spaces = [m.start() for m in re.finditer(r"\s+", text[:position])]
         return spaces[words] if len(spaces) >= -words else 0
     found = list(re.finditer(r"\s+", text[position:]))
-    return position + found[words - 1].end() if len(found) >= words else len(text)
+    return position + found[words].start() if len(found) > words else len(text)
 
 
 def _consent(text: str, taxonomy: Taxonomy) -> tuple[Consent | None, list[tuple[int, int]]]:
@@ -363,15 +363,22 @@ def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set
 def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
     """Flags for the new wording among `changes`; unchanged and moved clauses never flag."""
     translated = _translated_categories(changes, taxonomy)
-    flags: list[Flag] = []
+    flags: dict[tuple[str, str, str | None], Flag] = {}  # a page repeating a clause gets one flag for it
     for change in changes:
         if change.kind == "added" and change.new:
-            flags.extend(_flags_for(change.new, None, change, taxonomy, translated))
+            found = _flags_for(change.new, None, change, taxonomy, translated)
         elif change.kind == "changed" and change.new and change.old:
-            flags.extend(_flags_for(change.new, change.old, change, taxonomy, set()))
-        elif change.kind == "removed" and change.old:
-            flags.extend(_removed_consent(change.old, change, taxonomy, translated))
-    return flags
+            found = _flags_for(change.new, change.old, change, taxonomy, set())
+        else:
+            continue
+        for flag in found:
+            flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    kept = {f.consent for f in flags.values() if f.category == "training" and f.consent_change != "removed"}
+    for change in changes:
+        if change.kind == "removed" and change.old:
+            for flag in _removed_consent(change.old, taxonomy, translated | {str(k) for k in kept}):
+                flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    return list(flags.values())
 
 
 def _flags_for(
@@ -413,7 +420,7 @@ def _flags_for(
                 terms=match.terms,
                 severity=severity,  # type: ignore[arg-type]
                 rule=match.rule,
-                consent=consent if is_training and consent_change else None,
+                consent=consent if is_training else None,
                 change=change.kind,
                 consent_change=consent_change if is_training else None,
             )
@@ -421,11 +428,12 @@ def _flags_for(
     return flags
 
 
-def _removed_consent(clause: Clause, change: Change, taxonomy: Taxonomy, translated: set[str]) -> list[Flag]:
-    """A removed training clause that gave an opt-out or an opt-in takes that choice away."""
+def _removed_consent(clause: Clause, taxonomy: Taxonomy, still_given: set[str]) -> list[Flag]:
+    """A removed training clause that gave an opt-out or an opt-in takes that choice away, unless the new
+    wording still gives the same choice (`still_given` holds the choices and categories still there)."""
     text = visible_text(clause.text)
     consent, _ = _consent(text, taxonomy)
-    if not consent or "training" in translated:
+    if not consent or consent in still_given or "training" in still_given:
         return []
     return [
         Flag(
