@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 from diff_match_patch import diff_match_patch
 
@@ -20,11 +21,115 @@ from tosmon.models import Change, Clause
 
 # Words after which a full stop does not end a sentence (lower case, without the final dot).
 ABBREVIATIONS = frozenset(
-    """e.g i.e etc vs cf al inc ltd llc co corp plc gmbh s.a s.l sarl sas b.v n.v ag no nos nr art arts sec
-    para paras ch cl approx dept est fig jr sr mr mrs ms dr prof st ave u.s u.k u.s.a e.u p.ex ex env z.b bzw
-    ggf usw d.h u.a vgl abs ca inkl evtl sog ff p pp vol op ibid viz resp incl min max jan feb mar apr jun
-    jul aug sep sept oct nov dec mme mlle cie sté av dir ecc sig sra sres sr dña núm pág art.º n.º bijv nl
-    mevr dhr o.a zgn""".split()
+    [
+        "e.g",
+        "i.e",
+        "etc",
+        "vs",
+        "cf",
+        "al",
+        "inc",
+        "ltd",
+        "llc",
+        "co",
+        "corp",
+        "plc",
+        "gmbh",
+        "s.a",
+        "s.l",
+        "sarl",
+        "sas",
+        "b.v",
+        "n.v",
+        "ag",
+        "no",
+        "nos",
+        "nr",
+        "art",
+        "arts",
+        "sec",
+        "para",
+        "paras",
+        "ch",
+        "cl",
+        "approx",
+        "dept",
+        "est",
+        "fig",
+        "jr",
+        "sr",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "ave",
+        "u.s",
+        "u.k",
+        "u.s.a",
+        "e.u",
+        "p.ex",
+        "ex",
+        "env",
+        "z.b",
+        "bzw",
+        "ggf",
+        "usw",
+        "d.h",
+        "u.a",
+        "vgl",
+        "abs",
+        "ca",
+        "inkl",
+        "evtl",
+        "sog",
+        "ff",
+        "p",
+        "pp",
+        "vol",
+        "op",
+        "ibid",
+        "viz",
+        "resp",
+        "incl",
+        "min",
+        "max",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mme",
+        "mlle",
+        "cie",
+        "sté",
+        "av",
+        "dir",
+        "ecc",
+        "sig",
+        "sra",
+        "sres",
+        "sr",
+        "dña",
+        "núm",
+        "pág",
+        "art.º",
+        "n.º",
+        "bijv",
+        "nl",
+        "mevr",
+        "dhr",
+        "o.a",
+        "zgn",
+    ]
 )
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
 SETEXT = re.compile(r"^(?:=+|-+)$")
@@ -45,12 +150,15 @@ NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
 
 
+@lru_cache(maxsize=65536)
 def visible_text(markdown: str) -> str:
     """The words a reader sees: no link targets, images, emphasis, HTML tags or invisible characters."""
-    text = INVISIBLE.sub("", markdown)
-    text = IMAGE.sub(" ", text)
-    text = LINK.sub(r"\1", text)
-    text = MARKUP.sub("", text).translate(QUOTES)
+    text = INVISIBLE.sub("", markdown) if not markdown.isascii() else markdown
+    if "](" in text:
+        text = LINK.sub(r"\1", IMAGE.sub(" ", text))
+    text = MARKUP.sub("", text)
+    if not text.isascii():
+        text = text.translate(QUOTES)
     return " ".join(text.split())
 
 
@@ -121,9 +229,9 @@ def split_sentences(paragraph: str) -> list[str]:
                 or re.fullmatch(r"[\d.\\]+|[a-z](\.[a-z])+|\w+\\", last_word)
             ):
                 continue
-        elif mark == ";" and len(before) < 60:
-            continue
-        elif mark == ":" and (len(before) < 60 or not match.group(2) and len(WORD.findall(before)) < 8):
+        elif (mark == ";" and len(before) < 60) or (
+            mark == ":" and (len(before) < 60 or (not match.group(2) and len(WORD.findall(before)) < 8))
+        ):
             continue
         sentence = paragraph[start : match.end(2)].strip()
         if sentence:

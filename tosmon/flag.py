@@ -28,18 +28,126 @@ from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
 TOP_KEYS = {"version", "window", "categories", "consent"}
-CATEGORY_KEYS = {"severity", "terms", "near", "negative", "high_when", "rules", "yields_to", "window"}
+CATEGORY_KEYS = {
+    "severity",
+    "terms",
+    "near",
+    "negative",
+    "high_when",
+    "widened_by",
+    "rules",
+    "yields_to",
+    "window",
+}
 RULE_KEYS = {"name", "terms", "near", "negative", "window"}
 Consent = Literal["opt-in", "opt-out"]
 # Short, frequent words that tell the languages of a whole version apart (for translations).
 STOPWORDS = {
-    "en": "the and of to is that for with you your we our are this be or".split(),
-    "fr": "le la les et des du est que pour vous votre nous nos une sur dans".split(),
-    "de": "der die und das ist nicht zu den mit sie ihre wir unsere ein eine".split(),
-    "es": "el la los las y de que es para con usted tu nuestros una por del".split(),
-    "it": "il di che è per con non una sono della delle gli tuoi nostri".split(),
-    "pt": "o os da do das dos que é para com você seus nossos uma não".split(),
-    "nl": "de het en van een is dat voor met je uw wij onze niet".split(),
+    "en": [
+        "the",
+        "and",
+        "of",
+        "to",
+        "is",
+        "that",
+        "for",
+        "with",
+        "you",
+        "your",
+        "we",
+        "our",
+        "are",
+        "this",
+        "be",
+        "or",
+    ],
+    "fr": [
+        "le",
+        "la",
+        "les",
+        "et",
+        "des",
+        "du",
+        "est",
+        "que",
+        "pour",
+        "vous",
+        "votre",
+        "nous",
+        "nos",
+        "une",
+        "sur",
+        "dans",
+    ],
+    "de": [
+        "der",
+        "die",
+        "und",
+        "das",
+        "ist",
+        "nicht",
+        "zu",
+        "den",
+        "mit",
+        "sie",
+        "ihre",
+        "wir",
+        "unsere",
+        "ein",
+        "eine",
+    ],
+    "es": [
+        "el",
+        "la",
+        "los",
+        "las",
+        "y",
+        "de",
+        "que",
+        "es",
+        "para",
+        "con",
+        "usted",
+        "tu",
+        "nuestros",
+        "una",
+        "por",
+        "del",
+    ],
+    "it": [
+        "il",
+        "di",
+        "che",
+        "è",
+        "per",
+        "con",
+        "non",
+        "una",
+        "sono",
+        "della",
+        "delle",
+        "gli",
+        "tuoi",
+        "nostri",
+    ],
+    "pt": [
+        "o",
+        "os",
+        "da",
+        "do",
+        "das",
+        "dos",
+        "que",
+        "é",
+        "para",
+        "com",
+        "você",
+        "seus",
+        "nossos",
+        "uma",
+        "não",
+    ],
+    "nl": ["de", "het", "en", "van", "een", "is", "dat", "voor", "met", "je", "uw", "wij", "onze", "niet"],
 }
 TRANSLATION_MIN_WORDS = 150
 
@@ -59,6 +167,7 @@ class Category:
     severity: str
     rules: tuple[Rule, ...]
     high_when: re.Pattern[str] | None
+    widened_by: re.Pattern[str] | None = None
     yields_to: tuple[str, ...] = ()
 
 
@@ -121,7 +230,7 @@ def taxonomy_problems(data: object) -> list[str]:
             problems.append(f"{where}.rules: expected a list of rules")
             continue
         patterns: list[tuple[str, object]] = []
-        for key in ("negative", "high_when"):
+        for key in ("negative", "high_when", "widened_by"):
             value = rules.get(key) or []
             if isinstance(value, list):
                 patterns.extend((f"{where}.{key}", p) for p in value)
@@ -131,7 +240,9 @@ def taxonomy_problems(data: object) -> list[str]:
             if not isinstance(rule, dict):
                 problems.append(f"{where}.rules[{index}]: expected a mapping")
                 continue
-            problems.extend(f"{where}.rules[{index}]: unknown key {k!r}" for k in sorted(set(rule) - RULE_KEYS))
+            problems.extend(
+                f"{where}.rules[{index}]: unknown key {k!r}" for k in sorted(set(rule) - RULE_KEYS)
+            )
             if not rule.get("terms"):
                 problems.append(f"{where}.rules[{index}]: a rule needs `terms`")
         for rule in _rules_of(str(name), rules):
@@ -212,6 +323,7 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
                 severity=str(rules.get("severity", "medium")),
                 rules=tuple(compiled),
                 high_when=_alternation(rules.get("high_when") or []),  # type: ignore[arg-type]
+                widened_by=_alternation(rules.get("widened_by") or [], words=True),  # type: ignore[arg-type]
                 yields_to=tuple(rules.get("yields_to") or ()),  # type: ignore[arg-type]
             )
         )
@@ -303,7 +415,7 @@ def _added_spans(old: str, new: str) -> list[tuple[int, int]]:
     new_matches = list(WORD.finditer(new))
     runs = _sequence_diff([w.lower() for w in old_words], [m.group(0).lower() for m in new_matches])
     spans = []
-    for index, (op, i, i_end, j, j_end) in enumerate(runs):
+    for index, (op, _i, _i_end, j, j_end) in enumerate(runs):
         if op != 1:
             continue
         neighbours = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -1]
@@ -404,6 +516,15 @@ def _flags_for(
             continue
         if _overlaps(match.spans, added) or (is_training and consent_change):
             new_matches.append(match)
+        elif old and (widening := _widening(match.category, text, added)):
+            new_matches.append(
+                Match(
+                    match.category,
+                    f"{match.category.name}.widened_by",
+                    (*match.terms, *widening),
+                    match.spans,
+                )
+            )
     flagged = {m.category.name for m in new_matches}
     flags = []
     for match in new_matches:
@@ -426,6 +547,13 @@ def _flags_for(
             )
         )
     return flags
+
+
+def _widening(category: Category, text: str, added: list[tuple[int, int]]) -> tuple[str, ...]:
+    """New words that widen a clause already in the category (a licence now reaching third parties)."""
+    if not category.widened_by:
+        return ()
+    return tuple(m.group(0) for m in category.widened_by.finditer(text) if _overlaps([m.span()], added))
 
 
 def _removed_consent(clause: Clause, taxonomy: Taxonomy, still_given: set[str]) -> list[Flag]:
