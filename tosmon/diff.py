@@ -21,115 +21,11 @@ from tosmon.models import Change, Clause
 
 # Words after which a full stop does not end a sentence (lower case, without the final dot).
 ABBREVIATIONS = frozenset(
-    [
-        "e.g",
-        "i.e",
-        "etc",
-        "vs",
-        "cf",
-        "al",
-        "inc",
-        "ltd",
-        "llc",
-        "co",
-        "corp",
-        "plc",
-        "gmbh",
-        "s.a",
-        "s.l",
-        "sarl",
-        "sas",
-        "b.v",
-        "n.v",
-        "ag",
-        "no",
-        "nos",
-        "nr",
-        "art",
-        "arts",
-        "sec",
-        "para",
-        "paras",
-        "ch",
-        "cl",
-        "approx",
-        "dept",
-        "est",
-        "fig",
-        "jr",
-        "sr",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "st",
-        "ave",
-        "u.s",
-        "u.k",
-        "u.s.a",
-        "e.u",
-        "p.ex",
-        "ex",
-        "env",
-        "z.b",
-        "bzw",
-        "ggf",
-        "usw",
-        "d.h",
-        "u.a",
-        "vgl",
-        "abs",
-        "ca",
-        "inkl",
-        "evtl",
-        "sog",
-        "ff",
-        "p",
-        "pp",
-        "vol",
-        "op",
-        "ibid",
-        "viz",
-        "resp",
-        "incl",
-        "min",
-        "max",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "mme",
-        "mlle",
-        "cie",
-        "sté",
-        "av",
-        "dir",
-        "ecc",
-        "sig",
-        "sra",
-        "sres",
-        "sr",
-        "dña",
-        "núm",
-        "pág",
-        "art.º",
-        "n.º",
-        "bijv",
-        "nl",
-        "mevr",
-        "dhr",
-        "o.a",
-        "zgn",
-    ]
+    """e.g i.e etc vs cf al inc ltd llc co corp plc gmbh s.a s.l sarl sas b.v n.v ag no nos nr art arts sec
+    para paras ch cl approx dept est fig jr sr mr mrs ms dr prof st ave u.s u.k u.s.a e.u p.ex ex env z.b bzw
+    ggf usw d.h u.a vgl abs ca inkl evtl sog ff p pp vol op ibid viz resp incl min max jan feb mar apr jun
+    jul aug sep sept oct nov dec mme mlle cie sté av dir ecc sig sra sres dña núm pág bijv mevr dhr o.a
+    zgn""".split()  # noqa: SIM905 (a word list reads better as words)
 )
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
 SETEXT = re.compile(r"^(?:=+|-+)$")
@@ -169,10 +65,16 @@ def wording(text: str) -> str:
 
 
 def segment(text: str) -> list[Clause]:
-    """Cut a version into clauses, each knowing the headings it sits under."""
+    """Cut a version into clauses, each knowing the headings it sits under.
+
+    A paragraph or list item ending with a colon introduces the list items below it ("We use your
+    data to:"), so it is part of their path, like a heading.
+    """
     clauses: list[Clause] = []
     headings: list[tuple[int, str]] = []
-    lines = [line.strip() for line in text.splitlines()]
+    lead_ins: list[tuple[int, str]] = []  # (indent, text) of the lines introducing the current lists
+    raw_lines = text.splitlines()
+    lines = [line.strip() for line in raw_lines]
     for index, line in enumerate(lines):
         if not line or SETEXT.match(line) or RULE.match(line) or TABLE_SEPARATOR.match(line):
             continue
@@ -192,9 +94,17 @@ def segment(text: str) -> list[Clause]:
                 headings.pop()
             if title:
                 headings.append((level, title))
+            lead_ins.clear()
             continue
-        path = tuple(title for _, title in headings)
-        clauses.extend(Clause(sentence, path) for sentence in _line_clauses(line))
+        indent = len(raw_lines[index]) - len(raw_lines[index].lstrip())
+        is_item = bool(LIST_MARKER.match(line))
+        while lead_ins and not (is_item and indent > lead_ins[-1][0]):
+            lead_ins.pop()
+        path = tuple(title for _, title in headings) + tuple(text for _, text in lead_ins)
+        found = _line_clauses(line)
+        clauses.extend(Clause(sentence, path) for sentence in found)
+        if found and visible_text(found[-1]).endswith(":") and not line.startswith("|"):
+            lead_ins.append((indent if is_item else -1, visible_text(found[-1]).rstrip(":")))
     return clauses
 
 

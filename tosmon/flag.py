@@ -43,111 +43,13 @@ RULE_KEYS = {"name", "terms", "near", "negative", "window"}
 Consent = Literal["opt-in", "opt-out"]
 # Short, frequent words that tell the languages of a whole version apart (for translations).
 STOPWORDS = {
-    "en": [
-        "the",
-        "and",
-        "of",
-        "to",
-        "is",
-        "that",
-        "for",
-        "with",
-        "you",
-        "your",
-        "we",
-        "our",
-        "are",
-        "this",
-        "be",
-        "or",
-    ],
-    "fr": [
-        "le",
-        "la",
-        "les",
-        "et",
-        "des",
-        "du",
-        "est",
-        "que",
-        "pour",
-        "vous",
-        "votre",
-        "nous",
-        "nos",
-        "une",
-        "sur",
-        "dans",
-    ],
-    "de": [
-        "der",
-        "die",
-        "und",
-        "das",
-        "ist",
-        "nicht",
-        "zu",
-        "den",
-        "mit",
-        "sie",
-        "ihre",
-        "wir",
-        "unsere",
-        "ein",
-        "eine",
-    ],
-    "es": [
-        "el",
-        "la",
-        "los",
-        "las",
-        "y",
-        "de",
-        "que",
-        "es",
-        "para",
-        "con",
-        "usted",
-        "tu",
-        "nuestros",
-        "una",
-        "por",
-        "del",
-    ],
-    "it": [
-        "il",
-        "di",
-        "che",
-        "è",
-        "per",
-        "con",
-        "non",
-        "una",
-        "sono",
-        "della",
-        "delle",
-        "gli",
-        "tuoi",
-        "nostri",
-    ],
-    "pt": [
-        "o",
-        "os",
-        "da",
-        "do",
-        "das",
-        "dos",
-        "que",
-        "é",
-        "para",
-        "com",
-        "você",
-        "seus",
-        "nossos",
-        "uma",
-        "não",
-    ],
-    "nl": ["de", "het", "en", "van", "een", "is", "dat", "voor", "met", "je", "uw", "wij", "onze", "niet"],
+    "en": "the and of to is that for with you your we our are this be or",
+    "fr": "le la les et des du est que pour vous votre nous nos une sur dans",
+    "de": "der die und das ist nicht zu den mit sie ihre wir unsere ein eine",
+    "es": "el la los las y de que es para con usted tu nuestros una por del",
+    "it": "il di che è per con non una sono della delle gli tuoi nostri",
+    "pt": "o os da do das dos que é para com você seus nossos uma não",
+    "nl": "de het en van een is dat voor met je uw wij onze niet",
 }
 TRANSLATION_MIN_WORDS = 150
 
@@ -447,7 +349,7 @@ def _language(texts: Iterable[str]) -> tuple[str | None, int]:
     total = 0
     lookup: dict[str, list[str]] = {}
     for language, words in STOPWORDS.items():
-        for word in words:
+        for word in words.split():
             lookup.setdefault(word, []).append(language)
     for text in texts:
         for word in WORD.findall(text.lower()):
@@ -532,7 +434,9 @@ def _flags_for(
         if flagged & set(category.yields_to):
             continue
         is_training = category.name == "training"
-        severity = "high" if category.high_when and category.high_when.search(text) else category.severity
+        # A list item's lead-in ("We use your content to:") tells whose data it is about.
+        context = " ".join((*clause.headings, text))
+        severity = "high" if category.high_when and category.high_when.search(context) else category.severity
         flags.append(
             Flag(
                 category=category.name,
