@@ -34,7 +34,9 @@ LIST_MARKER = re.compile(r"^(?:[-*+•·▪◦]|\d{1,3}\\?[.)]|[a-zA-Z]\\?[.)]|\
 BOLD_LINE = re.compile(r"^(?:\*\*|__)([^*_]{1,150}?)(?:\*\*|__):?$")
 TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
 LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-SENTENCE_END = re.compile(r"""([.!?;:])(["'”’»)\]*_]*)\s+(?=[*_]*[("“«'‘\[¿¡]?[A-ZÀ-ÖØ-Þ0-9])""")
+SENTENCE_END = re.compile(
+    r"""([.!?;:])(["'”’»)\]*_]*)\s+(?=[*_]*(?:[("“«'‘\[¿¡]?[A-ZÀ-ÖØ-Þ0-9]|\([a-z]{1,4}\)\s))"""
+)
 LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
 IMAGE = re.compile(r"!\[[^\]]*\]\((?:[^()]|\([^()]*\))*\)")
 LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
