@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
 from typing import Literal
@@ -29,6 +30,7 @@ from tosmon.models import Change, Clause, Flag
 DEFAULT_WINDOW = 12
 TOP_KEYS = {"version", "window", "categories", "consent"}
 CATEGORY_KEYS = {
+    "rewording_words",
     "severity",
     "terms",
     "near",
@@ -51,7 +53,15 @@ STOPWORDS = {
     "pt": "o os da do das dos que é para com você seus nossos uma não",
     "nl": "de het en van een is dat voor met je uw wij onze niet",
 }
+FUNCTION_WORDS = frozenset(w for words in STOPWORDS.values() for w in words.split()) - {
+    "not",
+    "nicht",
+    "non",
+    "não",
+    "niet",
+}
 TRANSLATION_MIN_WORDS = 150
+SPELLING_RATIO = 0.75  # one word replaced by another this similar is a spelling fix or a typo
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class Category:
     rules: tuple[Rule, ...]
     high_when: re.Pattern[str] | None
     widened_by: re.Pattern[str] | None = None
+    rewording_words: int = 0  # a clause of the category reworded by this many words or more flags
     yields_to: tuple[str, ...] = ()
 
 
@@ -226,6 +237,7 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
                 rules=tuple(compiled),
                 high_when=_alternation(rules.get("high_when") or []),  # type: ignore[arg-type]
                 widened_by=_alternation(rules.get("widened_by") or [], words=True),  # type: ignore[arg-type]
+                rewording_words=int(rules.get("rewording_words") or 0),  # type: ignore[call-overload]
                 yields_to=tuple(rules.get("yields_to") or ()),  # type: ignore[arg-type]
             )
         )
@@ -294,38 +306,76 @@ def _word_offset(text: str, position: int, words: int) -> int:
     return position + found[words].start() if len(found) > words else len(text)
 
 
-def _consent(text: str, taxonomy: Taxonomy) -> tuple[Consent | None, list[tuple[int, int]]]:
-    """Whether a clause gives an opt-out or an opt-in (opt-out wins: "unless you opt out"), and where."""
-    for kind, pattern in (("opt-out", taxonomy.opt_out), ("opt-in", taxonomy.opt_in)):
-        if pattern:
-            spans = [m.span() for m in pattern.finditer(text)]
-            if spans:
-                return kind, spans  # type: ignore[return-value]
-    return None, []
+def _consent(text: str, taxonomy: Taxonomy) -> Consent | None:
+    """Whether a clause gives an opt-out or an opt-in (opt-out wins: "unless you opt out")."""
+    if taxonomy.opt_out and taxonomy.opt_out.search(text):
+        return "opt-out"
+    if taxonomy.opt_in and taxonomy.opt_in.search(text):
+        return "opt-in"
+    return None
 
 
 # -- what is new -----------------------------------------------------------------------------
 
 
-def _added_spans(old: str, new: str) -> list[tuple[int, int]]:
-    """Where, in the visible text `new`, are the words a rewording added; renames do not count.
+@dataclass(frozen=True)
+class Edit:
+    """What a rewording really changed: where its new words are, and how many words it changed."""
 
-    A rename is a run of capitalised words replaced by another run of capitalised words ("Zoom IQ" to
-    "Zoom AI Companion", "Grammarly" to "Superhuman"): the product changed its name, not the clause.
+    added: tuple[tuple[int, int], ...]  # spans of the visible new text holding words that count
+    words: int  # words added or replaced (the larger side of each replacement), cosmetic runs left out
+
+
+def _edit(old: str, new: str) -> Edit:
+    """Compare two visible texts word by word, leaving out what does not change a clause's meaning.
+
+    Left out: renames (a run of capitalised words replaced by another, the old name gone from the new
+    text: "Zoom IQ" to "Zoom AI Companion", "Bard" to "Gemini Apps"), spelling and typos (one word
+    replaced by a near-identical one: "authorised" to "authorized"), and numbers (renumbering, dates).
     """
     old_words = [m.group(0) for m in WORD.finditer(old)]
     new_matches = list(WORD.finditer(new))
-    runs = _sequence_diff([w.lower() for w in old_words], [m.group(0).lower() for m in new_matches])
-    spans = []
-    for index, (op, _i, _i_end, j, j_end) in enumerate(runs):
-        if op != 1:
+    new_words = [m.group(0) for m in new_matches]
+    old_set, new_set = {w.lower() for w in old_words}, {w.lower() for w in new_words}
+    runs = _sequence_diff([w.lower() for w in old_words], [w.lower() for w in new_words])
+    added: list[tuple[int, int]] = []
+    changed: list[int] = []  # words changed by each replacement or insertion or deletion
+    for index, (op, i, i_end, j, j_end) in enumerate(runs):
+        if op == 0:
             continue
-        neighbours = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -1]
-        added = [m.group(0) for m in new_matches[j:j_end]]
-        if neighbours and _is_name(added) and all(_is_name(old_words[r[1] : r[2]]) for r in neighbours):
+        mine = new_words[j:j_end] if op == 1 else old_words[i:i_end]
+        facing = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -op]
+        other = [w for r in facing for w in (old_words[r[1] : r[2]] if op == 1 else new_words[r[3] : r[4]])]
+        if _cosmetic(mine, other, new_set if op == 1 else old_set):
             continue
-        spans.append((new_matches[j].start(), new_matches[j_end - 1].end()))
-    return spans
+        if op == 1:
+            added.append((new_matches[j].start(), new_matches[j_end - 1].end()))
+            changed.append(max(_content_words(mine), _content_words(other)))
+        elif not other:  # a replacement is counted once, on its added side
+            changed.append(_content_words(mine))
+    return Edit(tuple(added), sum(changed))
+
+
+def _content_words(words: Sequence[str]) -> int:
+    """How many of `words` carry meaning: not the short function words of any language ("to", "the")."""
+    return sum(w.lower() not in FUNCTION_WORDS for w in words)
+
+
+def _cosmetic(mine: Sequence[str], other: Sequence[str], mine_side: set[str]) -> bool:
+    """Whether a run of changed words is a rename, a spelling fix or only numbers.
+
+    `other` is the run facing `mine` on the other side of the diff, `mine_side` all the words of the
+    text `mine` belongs to: a renamed name (`other`) is gone from it.
+    """
+    if all(w.isdigit() for w in mine):
+        return True
+    if (
+        len(mine) == 1
+        and len(other) == 1
+        and SequenceMatcher(None, mine[0].lower(), other[0].lower()).ratio() >= SPELLING_RATIO
+    ):
+        return True
+    return _is_name(mine) and _is_name(other) and not all(w.lower() in mine_side for w in other)
 
 
 def _is_name(words: Sequence[str]) -> bool:
@@ -402,12 +452,13 @@ def _flags_for(
         return []
     text = visible_text(clause.text)
     old_text = visible_text(old.text) if old else ""
-    added = _added_spans(old_text, text) if old else [(0, len(text))]
+    edit = _edit(old_text, text) if old else Edit(((0, len(text)),), len(WORD.findall(text)))
+    added = list(edit.added)
     matches = match_clause(text, taxonomy)
-    consent, consent_spans = _consent(text, taxonomy)
-    old_consent = _consent(old_text, taxonomy)[0] if old else None
+    consent = _consent(text, taxonomy)
+    old_consent = _consent(old_text, taxonomy) if old else None
     consent_change: Literal["added", "removed"] | None = None
-    if consent and (consent != old_consent or _overlaps(consent_spans, added)):
+    if consent and consent != old_consent:
         consent_change = "added"
     elif old_consent and not consent:
         consent, consent_change = old_consent, "removed"
@@ -419,13 +470,11 @@ def _flags_for(
         if _overlaps(match.spans, added) or (is_training and consent_change):
             new_matches.append(match)
         elif old and (widening := _widening(match.category, text, added)):
+            rule = f"{match.category.name}.widened_by"
+            new_matches.append(Match(match.category, rule, (*match.terms, *widening), match.spans))
+        elif old and match.category.rewording_words and edit.words >= match.category.rewording_words:
             new_matches.append(
-                Match(
-                    match.category,
-                    f"{match.category.name}.widened_by",
-                    (*match.terms, *widening),
-                    match.spans,
-                )
+                Match(match.category, f"{match.category.name}.reworded", match.terms, match.spans)
             )
     flagged = {m.category.name for m in new_matches}
     flags = []
@@ -464,7 +513,7 @@ def _removed_consent(clause: Clause, taxonomy: Taxonomy, still_given: set[str]) 
     """A removed training clause that gave an opt-out or an opt-in takes that choice away, unless the new
     wording still gives the same choice (`still_given` holds the choices and categories still there)."""
     text = visible_text(clause.text)
-    consent, _ = _consent(text, taxonomy)
+    consent = _consent(text, taxonomy)
     if not consent or consent in still_given or "training" in still_given:
         return []
     return [
