@@ -136,6 +136,15 @@ def test_user_terms_and_categories_from_the_watchlist_flag() -> None:
     }
 
 
+def test_user_consent_wording_from_the_watchlist_is_recognised() -> None:
+    taxonomy = load_taxonomy({"consent": {"opt-out": ["untick the research box"]}})
+    changes = diff_versions(
+        "Hello.\n", "Hello.\n\nWe train our AI models on your posts; untick the research box.\n"
+    )
+    (flag,) = flag_changes(changes, taxonomy)
+    assert (flag.consent, flag.consent_change) == ("opt-out", "added")
+
+
 def test_shipped_taxonomy_is_valid() -> None:
     import importlib.resources
 
@@ -159,6 +168,8 @@ def test_shipped_taxonomy_is_valid() -> None:
         ({"categories": {"x": {"terms": ["a"], "nearby": ["b"]}}}, "categories.x: unknown key 'nearby'"),
         ({"categories": {"x": {"rules": [{"name": "r"}]}}}, "categories.x.rules[0]: a rule needs `terms`"),
         ({"window": 0, "categories": {}}, "window: expected a positive number of words"),
+        ({"consent": {"opt-maybe": ["x"]}}, "consent: expected `opt-in:` and `opt-out:` lists"),
+        ({"consent": {"opt-in": ["(x"]}}, "consent.opt-in: invalid pattern '(x'"),
     ],
 )
 def test_bad_watchlist_flags_are_reported(flags: object, problem: str) -> None:

@@ -171,7 +171,7 @@ def _encode(keys: list[str], codes: dict[str, str]) -> str:
     return "".join(out)
 
 
-def _sequence_diff(old: list[str], new: list[str]) -> list[tuple[int, int, int, int, int]]:
+def diff_sequences(old: list[str], new: list[str]) -> list[tuple[int, int, int, int, int]]:
     """(op, old start, old end, new start, new end) runs of a diff of two sequences of keys."""
     codes: dict[str, str] = {}
     matcher = diff_match_patch()
@@ -194,7 +194,7 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> list[Change]:
     new_keys = [wording(c.text) for c in new]
     deleted: list[tuple[str, Clause]] = []
     inserted: list[tuple[str, Clause]] = []
-    for op, i, i_end, j, j_end in _sequence_diff(old_keys, new_keys):
+    for op, i, i_end, j, j_end in diff_sequences(old_keys, new_keys):
         if op == -1:
             deleted.extend(zip(old_keys[i:i_end], old[i:i_end], strict=True))
         elif op == 1:
@@ -266,7 +266,7 @@ def word_diff(old: str, new: str) -> list[tuple[int, str]]:
     """A word-level diff of two clauses: (-1 removed | 0 same | 1 added, text) runs, for readable reports."""
     old_parts = re.findall(r"\S+|\s+", old)
     new_parts = re.findall(r"\S+|\s+", new)
-    runs = _sequence_diff(old_parts, new_parts)
+    runs = diff_sequences(old_parts, new_parts)
     merged: list[tuple[int, str]] = []
     for op, i, i_end, j, j_end in runs:
         text = "".join(old_parts[i:i_end] if op == -1 else new_parts[j:j_end])
@@ -283,7 +283,7 @@ def word_changes(old: str, new: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     new_words = WORD.findall(visible_text(new))
     added: list[str] = []
     removed: list[str] = []
-    for op, i, i_end, j, j_end in _sequence_diff(old_words, new_words):
+    for op, i, i_end, j, j_end in diff_sequences(old_words, new_words):
         if op == 1:
             added.append(" ".join(new_words[j:j_end]))
         elif op == -1:

@@ -4,9 +4,11 @@ The rules are data (`taxonomy.yaml`, extended by the watchlist's `flags:`); this
 them. A rule matches a clause when one of its terms is found in the clause's visible text, a `near` term
 (if the rule asks for one) stands within its window, and no negative context covers the term.
 
-Only new wording flags. An added clause flags on any match; a changed clause only on a match whose
-term or near term lies in the words the change added, so a rename inside an existing AI clause
-("Bard" to "Gemini Apps": capitalised names replacing capitalised names) or a new comma does not flag.
+Only new wording flags. An added clause flags on any match. A changed clause flags when a term or near
+term of a match lies in the words the change added, when its new words widen it (`widened_by`: a licence
+now reaching "third parties"), when it gains or loses an opt-out or opt-in for training, or when a
+training or licensing clause is reworded by enough meaningful words (`rewording_words`). Renames
+("Bard" to "Gemini Apps"), spelling fixes, numbers, punctuation and link targets never count.
 Moved and unchanged clauses never flag; a removed clause only flags when it takes away an opt-out or
 opt-in for training. When a whole version is replaced by a translation, clauses restating a category
 the old version already had are not news either.
@@ -24,7 +26,7 @@ from typing import Literal
 
 import yaml
 
-from tosmon.diff import IMAGE, LINK, WORD, _sequence_diff, visible_text
+from tosmon.diff import IMAGE, LINK, WORD, diff_sequences, visible_text
 from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
@@ -126,6 +128,16 @@ def taxonomy_problems(data: object) -> list[str]:
     if not isinstance(data, dict):
         return ["expected a mapping with `categories:`"]
     problems = [f"unknown key {key!r}" for key in sorted(set(data) - TOP_KEYS)]
+    consent = data.get("consent", {})
+    if not isinstance(consent, dict) or set(consent) - {"opt-in", "opt-out"}:
+        problems.append("consent: expected `opt-in:` and `opt-out:` lists of patterns")
+    else:
+        for kind, patterns in consent.items():
+            for pattern in patterns if isinstance(patterns, list) else [patterns]:
+                try:
+                    re.compile(str(pattern))
+                except re.error as error:
+                    problems.append(f"consent.{kind}: invalid pattern {pattern!r}: {error}")
     if "window" in data and (not isinstance(data["window"], int) or data["window"] < 1):
         problems.append("window: expected a positive number of words")
     categories = data.get("categories", {})
@@ -191,17 +203,19 @@ def _alternation(patterns: Iterable[object], words: bool = False) -> re.Pattern[
 
 
 def _merge(base: dict[str, object], extra: dict[str, object]) -> dict[str, object]:
-    """A shipped category with a user's additions: more rules and contexts, never fewer."""
+    """A shipped category with a user's additions: more rules and contexts, never fewer.
+
+    The user's `terms` (with their `near` and `window`) become one more rule of the category.
+    """
     merged = dict(base)
     for key, value in extra.items():
-        if key in ("severity", "window"):
+        if key == "severity":
             merged[key] = value
-        elif key == "terms":
-            merged["rules"] = [*(base.get("rules") or []), {"name": "user-terms", **extra}]  # type: ignore[misc]
-        elif key in ("near", "window") and "terms" in extra:
-            continue  # they belong to the user's own terms rule
-        else:
+        elif key not in ("terms", "near", "window"):
             merged[key] = [*(base.get(key) or []), *(value or [])]  # type: ignore[misc]
+    if extra.get("terms"):
+        own = {k: extra[k] for k in ("terms", "near", "window") if k in extra}
+        merged["rules"] = [*(base.get("rules") or []), {"name": "user-terms", **own}]  # type: ignore[misc]
     return merged
 
 
@@ -241,12 +255,15 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
                 yields_to=tuple(rules.get("yields_to") or ()),  # type: ignore[arg-type]
             )
         )
-    consent = data.get("consent") or {}
+    consent: dict[str, list[str]] = {}
+    for source in (data.get("consent") or {}, extra.get("consent") or {}):
+        for kind, patterns in source.items():  # type: ignore[attr-defined]
+            consent.setdefault(kind, []).extend(patterns)
     return Taxonomy(
         tuple(built),
         window,
-        _alternation(consent.get("opt-in", []), words=True),  # type: ignore[union-attr]
-        _alternation(consent.get("opt-out", []), words=True),  # type: ignore[union-attr]
+        _alternation(consent.get("opt-in", []), words=True),
+        _alternation(consent.get("opt-out", []), words=True),
     )
 
 
@@ -337,7 +354,7 @@ def _edit(old: str, new: str) -> Edit:
     new_matches = list(WORD.finditer(new))
     new_words = [m.group(0) for m in new_matches]
     old_set, new_set = {w.lower() for w in old_words}, {w.lower() for w in new_words}
-    runs = _sequence_diff([w.lower() for w in old_words], [w.lower() for w in new_words])
+    runs = diff_sequences([w.lower() for w in old_words], [w.lower() for w in new_words])
     added: list[tuple[int, int]] = []
     changed: list[int] = []  # words changed by each replacement or insertion or deletion
     for index, (op, i, i_end, j, j_end) in enumerate(runs):
