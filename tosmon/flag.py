@@ -30,6 +30,8 @@ from tosmon.diff import IMAGE, LINK, WORD, diff_sequences, visible_text
 from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
+NEGATIVE_REACH = 120  # characters around a term where a negative context may start or end
+MAX_WORD_CHARS = 40  # bounds the proximity search in a pathological clause (one long run of letters)
 TOP_KEYS = {"version", "window", "categories", "consent"}
 CATEGORY_KEYS = {
     "rewording_words",
@@ -304,7 +306,9 @@ def _category_matches(text: str, category: Category) -> Iterable[Match]:
 
 
 def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
-    return any(m.start() < span[1] and span[0] < m.end() for m in negative.finditer(text))
+    """Whether a negative context overlaps the term at `span` (looking only around it: they are short)."""
+    around = negative.finditer(text, max(0, span[0] - NEGATIVE_REACH), span[1] + NEGATIVE_REACH)
+    return any(m.start() < span[1] and span[0] < m.end() for m in around)
 
 
 def _near(rule: Rule, text: str, span: tuple[int, int]) -> re.Match[str] | None:
@@ -316,11 +320,14 @@ def _near(rule: Rule, text: str, span: tuple[int, int]) -> re.Match[str] | None:
 
 
 def _word_offset(text: str, position: int, words: int) -> int:
+    """Where the text `words` words before (negative) or after `position` begins or ends."""
+    reach = abs(words) * MAX_WORD_CHARS  # look no further than that many words could span
     if words < 0:
-        spaces = [m.start() for m in re.finditer(r"\s+", text[:position])]
-        return spaces[words] if len(spaces) >= -words else 0
-    found = list(re.finditer(r"\s+", text[position:]))
-    return position + found[words].start() if len(found) > words else len(text)
+        start = max(0, position - reach)
+        spaces = [m.start() for m in re.finditer(r"\s+", text[start:position])]
+        return start + spaces[words] if len(spaces) >= -words else start
+    found = list(re.finditer(r"\s+", text[position : position + reach]))
+    return position + found[words].start() if len(found) > words else min(len(text), position + reach)
 
 
 def _consent(text: str, taxonomy: Taxonomy) -> Consent | None:
