@@ -73,6 +73,14 @@ def test_moved_clause_never_flags() -> None:
     assert flag_changes(changes, TAXONOMY) == []
 
 
+def test_wording_moved_between_clauses_does_not_flag() -> None:
+    before = "We use your data to:\n\n*   train our AI models.\n\nShipping is free.\n"
+    after = "We use your data to: train our AI models.\n\nShipping is free.\n"
+    changes = diff_versions(before, after)
+    assert {c.kind for c in changes} == {"changed", "removed"}
+    assert flag_changes(changes, TAXONOMY) == []
+
+
 def test_removed_opt_out_is_flagged_as_removed() -> None:
     before = "Shipping is free.\n\nYou can opt out of the use of your posts to train our AI models.\n"
     after = "Shipping is free.\n"

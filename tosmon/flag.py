@@ -30,6 +30,7 @@ from tosmon.diff import IMAGE, LINK, WORD, diff_sequences, visible_text
 from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
+MOVED_WORDS = 3  # a run of this many words or more found in removed wording was moved, not written
 NEGATIVE_REACH = 120  # characters around a term where a negative context may start or end
 MAX_WORD_CHARS = 40  # bounds the proximity search in a pathological clause (one long run of letters)
 TOP_KEYS = {"version", "window", "categories", "consent"}
@@ -350,12 +351,14 @@ class Edit:
     words: int  # words added or replaced (the larger side of each replacement), cosmetic runs left out
 
 
-def _edit(old: str, new: str) -> Edit:
+def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
     """Compare two visible texts word by word, leaving out what does not change a clause's meaning.
 
     Left out: renames (a run of capitalised words replaced by another, the old name gone from the new
     text: "Zoom IQ" to "Zoom AI Companion", "Bard" to "Gemini Apps"), spelling and typos (one word
-    replaced by a near-identical one: "authorised" to "authorized"), and numbers (renumbering, dates).
+    replaced by a near-identical one: "authorised" to "authorized"), numbers (renumbering, dates), and
+    runs of words found in `elsewhere` (the wording the change took out of other clauses: text moved
+    between clauses, or paragraphs merged, is not new wording).
     """
     old_words = [m.group(0) for m in WORD.finditer(old)]
     new_matches = list(WORD.finditer(new))
@@ -372,6 +375,8 @@ def _edit(old: str, new: str) -> Edit:
         other = [w for r in facing for w in (old_words[r[1] : r[2]] if op == 1 else new_words[r[3] : r[4]])]
         if _cosmetic(mine, other, new_set if op == 1 else old_set):
             continue
+        if op == 1 and len(mine) >= MOVED_WORDS and _found_in(mine, elsewhere):
+            continue  # words moved here from a clause the change removed or rewrote
         if op == 1:
             added.append((new_matches[j].start(), new_matches[j_end - 1].end()))
             changed.append(max(_content_words(mine), _content_words(other)))
@@ -383,6 +388,17 @@ def _edit(old: str, new: str) -> Edit:
 def _content_words(words: Sequence[str]) -> int:
     """How many of `words` carry meaning: not the short function words of any language ("to", "the")."""
     return sum(w.lower() not in FUNCTION_WORDS for w in words)
+
+
+def _plain(markdown: str) -> str:
+    """A clause's visible words, lower case, padded with spaces for whole-word substring tests."""
+    return f" {' '.join(WORD.findall(visible_text(markdown).lower()))} "
+
+
+def _found_in(words: Sequence[str], texts: Sequence[str]) -> bool:
+    """Whether `words` appear together, in order, in one of the `_plain` texts."""
+    run = f" {' '.join(words).lower()} "
+    return any(run in text for text in texts)
 
 
 def _cosmetic(mine: Sequence[str], other: Sequence[str], mine_side: set[str]) -> bool:
@@ -451,12 +467,15 @@ def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set
 def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
     """Flags for the new wording among `changes`; unchanged and moved clauses never flag."""
     translated = _translated_categories(changes, taxonomy)
+    taken_out = {id(c.old): _plain(c.old.text) for c in changes if c.kind in ("removed", "changed") and c.old}
     flags: dict[tuple[str, str, str | None], Flag] = {}  # a page repeating a clause gets one flag for it
     for change in changes:
         if change.kind == "added" and change.new:
-            found = _flags_for(change.new, None, change, taxonomy, translated)
+            found = _flags_for(change.new, None, change, taxonomy, translated, list(taken_out.values()))
         elif change.kind == "changed" and change.new and change.old:
-            found = _flags_for(change.new, change.old, change, taxonomy, set())
+            own = taken_out[id(change.old)]  # and its copies, when a page repeats a clause
+            others = [w for w in taken_out.values() if w != own]
+            found = _flags_for(change.new, change.old, change, taxonomy, set(), others)
         else:
             continue
         for flag in found:
@@ -470,13 +489,25 @@ def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
 
 
 def _flags_for(
-    clause: Clause, old: Clause | None, change: Change, taxonomy: Taxonomy, translated: set[str]
+    clause: Clause,
+    old: Clause | None,
+    change: Change,
+    taxonomy: Taxonomy,
+    translated: set[str],
+    elsewhere: Sequence[str],
 ) -> list[Flag]:
+    """The flags of one added or changed clause; `elsewhere` is the wording the change took out."""
     if _is_navigation(clause.text):
         return []
     text = visible_text(clause.text)
     old_text = visible_text(old.text) if old else ""
-    edit = _edit(old_text, text) if old else Edit(((0, len(text)),), len(WORD.findall(text)))
+    if old:
+        edit = _edit(old_text, text, elsewhere)
+    else:
+        words = WORD.findall(text)
+        if len(words) >= MOVED_WORDS and _found_in(words, elsewhere):
+            return []  # a sentence cut out of a clause the change rewrote or removed: not new wording
+        edit = Edit(((0, len(text)),), len(words))
     added = list(edit.added)
     matches = match_clause(text, taxonomy)
     consent = _consent(text, taxonomy)
