@@ -6,7 +6,14 @@ true/false positives and negatives, precision and recall, then every miss and fa
 An event is predicted positive when any flag is raised for it. For true positives it also checks that a
 flagged clause overlaps a labelled clause, and whether any labelled keyword decoy was flagged.
 
-    python benchmarks/flagging.py [EVENTS_DIR] [--verbose]
+The targets are checked on `overall*`: the events whose labelled clauses changed wording at all. A positive
+event whose labelled clauses all read the same in before.md (only Markdown formatting moved) has nothing
+new for a differ to find; it still counts in `overall`, and is named under the table.
+
+As a second check it also runs on the labelled text-changing steps of `../shared/corpus/replay/`
+(consecutive `expected/*.md` versions, labelled `ai_clause_added`).
+
+    python -m benchmarks.flagging [EVENTS_DIR] [--verbose]      (from the repository root)
 """
 
 from __future__ import annotations
@@ -213,6 +220,26 @@ def meets_targets(score: Score) -> bool:
     return score.supported.recall >= RECALL_TARGET and score.supported.precision >= PRECISION_TARGET
 
 
+def evaluate_replay(replay_dir: Path) -> tuple[Tally, list[str]]:
+    """Flag every labelled text-changing step of the replay corpus; the tally and one line per error."""
+    taxonomy = load_taxonomy()
+    tally, errors = Tally(), []
+    for steps_file in sorted(replay_dir.glob("*/steps.jsonl")):
+        steps = [json.loads(line) for line in steps_file.read_text(encoding="utf-8").splitlines() if line]
+        previous = None
+        for step in steps:
+            text = (steps_file.parent / "expected" / f"{step['i']:04d}.md").read_text(encoding="utf-8")
+            if previous is not None and step.get("text_changed") and step.get("ai_clause_added") is not None:
+                flags = flag_changes(diff_versions(previous, text), taxonomy)
+                expected = bool(step["ai_clause_added"])
+                tally.add(expected, bool(flags))
+                if expected != bool(flags):
+                    what = "missed" if expected else f"false alarm: {_short(flags[0].clause, 100)}"
+                    errors.append(f"  {steps_file.parent.name} step {step['i']}: {what}")
+            previous = text
+    return tally, errors
+
+
 def main(argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("-")]
     events_dir = Path(args[0]) if args else EVENTS
@@ -222,6 +249,14 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     score = evaluate(events_dir)
     print(render(score, time.perf_counter() - started, verbose="--verbose" in argv))
+    replay_dir = events_dir.parent / "replay"
+    if replay_dir.is_dir():
+        started = time.perf_counter()
+        tally, errors = evaluate_replay(replay_dir)
+        print(f"\nsecond check: labelled steps of {replay_dir} in {time.perf_counter() - started:.2f} s")
+        print(f"{'':<12} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4} {'precision':>9} {'recall':>7}")
+        print(_row("replay", tally))
+        print("\n".join(errors))
     return 0 if meets_targets(score) else 1
 
 
