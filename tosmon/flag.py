@@ -316,7 +316,8 @@ def _near(rule: Rule, text: str, span: tuple[int, int]) -> re.Match[str] | None:
     """The closest `near` term within the rule's window of words around `span`, if any."""
     start = _word_offset(text, span[0], -rule.window)
     end = _word_offset(text, span[1], rule.window)
-    hits = [m for m in rule.near.finditer(text, start, end) if m.end() <= span[0] or m.start() >= span[1]]  # type: ignore[union-attr]
+    # A near term inside a long phrase term counts ("your content, using machine learning, to improve").
+    hits = [m for m in rule.near.finditer(text, start, end) if m.span() != span]  # type: ignore[union-attr]
     return min(hits, key=lambda m: abs(m.start() - span[0])) if hits else None
 
 
