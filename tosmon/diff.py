@@ -264,17 +264,15 @@ def _similar_pairs(deleted: list[str], inserted: list[str]) -> dict[int, int]:
 
 def word_diff(old: str, new: str) -> list[tuple[int, str]]:
     """A word-level diff of two clauses: (-1 removed | 0 same | 1 added, text) runs, for readable reports."""
-    old_parts = re.findall(r"\S+|\s+", old)
-    new_parts = re.findall(r"\S+|\s+", new)
-    runs = diff_sequences(old_parts, new_parts)
-    merged: list[tuple[int, str]] = []
-    for op, i, i_end, j, j_end in runs:
-        text = "".join(old_parts[i:i_end] if op == -1 else new_parts[j:j_end])
-        if merged and merged[-1][0] == op:
-            merged[-1] = (op, merged[-1][1] + text)
-        elif text:
-            merged.append((op, text))
-    return merged
+    codes: dict[str, str] = {}
+    old_code = _encode(re.findall(r"\S+|\s+", old), codes)
+    new_code = _encode(re.findall(r"\S+|\s+", new), codes)
+    decode = {v: k for k, v in codes.items()}
+    matcher = diff_match_patch()
+    matcher.Diff_Timeout = 0
+    diffs = matcher.diff_main(old_code, new_code, False)
+    matcher.diff_cleanupSemantic(diffs)  # whole phrases replaced read better than word salad
+    return [(op, "".join(decode[c] for c in chunk)) for op, chunk in diffs]
 
 
 def word_changes(old: str, new: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
