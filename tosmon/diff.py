@@ -46,6 +46,7 @@ QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"
 WORD = re.compile(r"\w+", re.UNICODE)
 NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
+MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
 
 
 @lru_cache(maxsize=65536)
@@ -141,10 +142,8 @@ def split_sentences(paragraph: str) -> list[str]:
                 or re.fullmatch(r"[\d.\\]+|[a-z](\.[a-z])+|\w+\\", last_word)
             ):
                 continue
-        elif (mark == ";" and len(before) < 60) or (
-            mark == ":" and (len(before) < 60 or (not match.group(2) and len(WORD.findall(before)) < 8))
-        ):
-            continue
+        elif mark in ";:" and len(before) < MIN_CLAUSE_CHARS:
+            continue  # "(a) copy; (b) sell" and "Note: ..." stay whole; long enumerations are cut
         sentence = paragraph[start : match.end(2)].strip()
         if sentence:
             sentences.append(sentence)
