@@ -80,3 +80,23 @@ def test_a_version_compared_with_itself_has_no_change_and_no_flag(text: str) -> 
 @given(TEXT)
 def test_wording_is_the_same_once_markup_is_gone(text: str) -> None:
     assert wording(text) == wording(visible_text(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT)
+def test_terms_in_unchanged_text_never_flag(text: str) -> None:
+    changes = diff_versions(text, text + "\n\nShipping takes three days.\n")
+    assert flag_changes(changes, TAXONOMY) == []
+
+
+# Plain prose (no Markdown structure, which a reordering could turn into headings).
+PROSE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ.,;:'’éà0123456789", max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PROSE, max_size=8))
+def test_reordered_paragraphs_are_moved_and_never_flag(paragraphs: list[str]) -> None:
+    paragraphs = [*paragraphs, "We train our AI models on your posts."]
+    changes = diff_versions("\n\n".join(paragraphs), "\n\n".join(reversed(paragraphs)))
+    assert {c.kind for c in changes} <= {"moved"}
+    assert flag_changes(changes, TAXONOMY) == []
