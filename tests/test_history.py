@@ -63,6 +63,7 @@ def test_history_json_lists_versions_oldest_first_with_flags_and_snapshots(tosmo
         "severity",
         "rule",
         "consent",
+        "consent_change",
         "change",
     }
     assert TRAINING_CLAUSE in training["clause"]

@@ -187,7 +187,7 @@ def test_check_email_sends_the_flagged_clause_in_text_and_html(tosmon, site, wat
     assert "Sent: [tosmon] SoundCloud Terms of Service: new AI training clause" in outcome.stderr
     text = text_part(message)
     assert "may be used to inform, train, develop or serve as input to" in text
-    assert "under: SoundCloud Terms of Use > 1. Your content <b onmouseover=alert(1)>" in text
+    assert "under: SoundCloud Terms of Use > 1. Your content" in text
     assert site["url"] + "soundcloud" in text
 
 

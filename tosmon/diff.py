@@ -1,162 +1,150 @@
 """Compare two versions clause by clause.
 
-A version is cut into clauses (sentences, list items, paragraphs, each with its heading path), the
-clause sequences are diffed with diff-match-patch, and deleted/inserted clauses are paired into
-`changed` when they are rewordings of each other and into `moved` when the same clause reappears
-elsewhere. Diffing clauses first keeps the worst case (a page replaced by an unrelated one) fast:
-character-level diffs only ever run inside one pair of similar clauses.
+A version is cut into clauses (sentences, list items, table cells, each with its heading path). Clauses
+are compared on their wording only (`wording`: words of the visible text, without link targets, Markdown
+emphasis, invisible characters or punctuation), so reformatting, a new link target or a curly apostrophe
+is no change. The clause sequences are diffed with diff-match-patch; deleted and inserted clauses are
+then paired into `moved` (the same wording elsewhere) and `changed` (a rewording of each other).
+Diffing clauses first keeps the worst case (a page replaced by an unrelated one) fast: word-level diffs
+only ever run inside one pair of similar clauses.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from difflib import SequenceMatcher
+from functools import lru_cache
 
 from diff_match_patch import diff_match_patch
 
 from tosmon.models import Change, Clause
 
+# Words after which a full stop does not end a sentence (lower case, without the final dot).
 ABBREVIATIONS = frozenset(
-    [
-        "e.g",
-        "i.e",
-        "etc",
-        "vs",
-        "cf",
-        "al",
-        "inc",
-        "ltd",
-        "llc",
-        "co",
-        "corp",
-        "plc",
-        "gmbh",
-        "s.a",
-        "s.l",
-        "sarl",
-        "sas",
-        "b.v",
-        "n.v",
-        "ag",
-        "no",
-        "nos",
-        "nr",
-        "art",
-        "arts",
-        "sec",
-        "para",
-        "paras",
-        "ch",
-        "cl",
-        "approx",
-        "dept",
-        "est",
-        "fig",
-        "jr",
-        "sr",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "st",
-        "ave",
-        "u.s",
-        "u.k",
-        "u.s.a",
-        "e.u",
-        "p.ex",
-        "ex",
-        "env",
-        "z.b",
-        "bzw",
-        "ggf",
-        "usw",
-        "d.h",
-        "u.a",
-        "vgl",
-        "abs",
-        "ca",
-        "nr",
-        "inkl",
-        "evtl",
-        "sog",
-        "ff",
-        "p",
-        "pp",
-        "vol",
-        "op",
-        "ibid",
-        "viz",
-        "resp",
-        "incl",
-        "min",
-        "max",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    ]
+    """e.g i.e etc vs cf al inc ltd llc co corp plc gmbh s.a s.l sarl sas b.v n.v ag no nos nr art arts sec
+    para paras ch cl approx dept est fig jr sr mr mrs ms dr prof st ave u.s u.k u.s.a e.u p.ex ex env z.b bzw
+    ggf usw d.h u.a vgl abs ca inkl evtl sog ff p pp vol op ibid viz resp incl min max jan feb mar apr jun
+    jul aug sep sept oct nov dec mme mlle cie sté av dir ecc sig sra sres dña núm pág bijv mevr dhr o.a
+    zgn""".split()  # noqa: SIM905 (a word list reads better as words)
 )
-HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-LIST_MARKER = re.compile(r"^(\s*)(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,4}\))\s+")
-BOLD_LINE = re.compile(r"^\*\*([^*]{1,150})\*\*:?$")
-SENTENCE_END = re.compile(r"""([.!?;])(["'”’»)\]]*)\s+(?=[("“«'‘\[]?[A-ZÀ-ÖØ-Þ¿¡0-9])""")
-WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+SETEXT = re.compile(r"^(?:=+|-+)$")
+RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+LIST_MARKER = re.compile(r"^(?:[-*+•·▪◦]|\d{1,3}\\?[.)]|[a-zA-Z]\\?[.)]|\(\w{1,4}\))\s+")
+BOLD_LINE = re.compile(r"^(?:\*\*|__)([^*_]{1,150}?)(?:\*\*|__):?$")
+TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
+LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+SENTENCE_END = re.compile(
+    r"""([.!?;:])(["'”’»)\]*_]*)\s+(?=[*_]*(?:[("“«'‘\[¿¡]?[A-ZÀ-ÖØ-Þ0-9]|\([a-z]{1,4}\)\s))"""
+)
+LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+IMAGE = re.compile(r"!\[[^\]]*\]\((?:[^()]|\([^()]*\))*\)")
+LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+MARKUP = re.compile(r"<[^>]{1,80}>|(?<!\w)[*_]{1,3}|[*_]{1,3}(?!\w)|\\(?=[^\w\s])")
+QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "\u00a0": " "})
+WORD = re.compile(r"\w+", re.UNICODE)
+NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
+MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
+
+
+@lru_cache(maxsize=65536)
+def visible_text(markdown: str) -> str:
+    """The words a reader sees: no link targets, images, emphasis, HTML tags or invisible characters."""
+    text = INVISIBLE.sub("", markdown) if not markdown.isascii() else markdown
+    if "](" in text:
+        text = LINK.sub(r"\1", IMAGE.sub(" ", text))
+    text = MARKUP.sub("", text)
+    if not text.isascii():
+        text = text.translate(QUOTES)
+    return " ".join(text.split())
+
+
+def wording(text: str) -> str:
+    """What two clauses must share to count as the same clause: their visible words, in order, without
+    a leading number ("2.1", "(b)", "iv."), so renumbering is no change."""
+    return NUMBERING.sub("", " ".join(WORD.findall(visible_text(text).lower())))
 
 
 def segment(text: str) -> list[Clause]:
-    """Cut a version into clauses, each knowing the headings it sits under."""
+    """Cut a version into clauses, each knowing the headings it sits under.
+
+    A paragraph or list item ending with a colon introduces the list items below it ("We use your
+    data to:"), so it is part of their path, like a heading.
+    """
     clauses: list[Clause] = []
     headings: list[tuple[int, str]] = []
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line:
+    lead_ins: list[tuple[int, str]] = []  # (indent, text) of the lines introducing the current lists
+    raw_lines = text.splitlines()
+    lines = [line.strip() for line in raw_lines]
+    for index, line in enumerate(lines):
+        if not line or SETEXT.match(line) or RULE.match(line) or TABLE_SEPARATOR.match(line):
             continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
         heading = HEADING.match(line)
         bold = BOLD_LINE.match(line)
-        if heading or (bold and not bold.group(1).rstrip().endswith((".", ";"))):
-            level = len(heading.group(1)) if heading else 7
-            title = (heading.group(2) if heading else bold.group(1)).strip().strip("*").strip()
+        level = 0
+        if heading:
+            level, title = len(heading.group(1)), heading.group(2)
+        elif SETEXT.match(following) and len(following) >= 3 and not line.startswith("|"):
+            level, title = (1 if following[0] == "=" else 2), line
+        elif bold and not bold.group(1).rstrip().endswith((".", ";", ",")):
+            level, title = 7, bold.group(1)
+        if level:
+            title = visible_text(title).strip(" :")
             while headings and headings[-1][0] >= level:
                 headings.pop()
-            headings.append((level, title))
+            if title:
+                headings.append((level, title))
+            lead_ins.clear()
             continue
-        path = tuple(title for _, title in headings)
-        body = LIST_MARKER.sub("", line, count=1)
-        for sentence in split_sentences(body):
-            clauses.append(Clause(sentence, path))
+        indent = len(raw_lines[index]) - len(raw_lines[index].lstrip())
+        is_item = bool(LIST_MARKER.match(line))
+        while lead_ins and not (is_item and indent > lead_ins[-1][0]):
+            lead_ins.pop()
+        path = tuple(title for _, title in headings) + tuple(text for _, text in lead_ins)
+        found = _line_clauses(line)
+        clauses.extend(Clause(sentence, path) for sentence in found)
+        if found and visible_text(found[-1]).endswith(":") and not line.startswith("|"):
+            lead_ins.append((indent if is_item else -1, visible_text(found[-1]).rstrip(":")))
     return clauses
 
 
+def _line_clauses(line: str) -> list[str]:
+    """The sentences of one paragraph, list item or table row (one cell, one line break at a time)."""
+    parts = _cells(line) if line.startswith("|") else [line]
+    sentences = []
+    for part in parts:
+        for piece in LINE_BREAK.split(part):
+            piece = LIST_MARKER.sub("", piece.strip(), count=1)
+            sentences.extend(s for s in split_sentences(piece) if WORD.search(s))
+    return sentences
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
+
+
 def split_sentences(paragraph: str) -> list[str]:
-    """Split on sentence ends, but not after abbreviations, initials or section numbers."""
+    """Split on sentence ends, but not after abbreviations, initials, section numbers or inside links."""
+    masked = LINK_TARGET.sub(lambda m: "]" + "x" * (len(m.group(0)) - 1), paragraph)
     sentences: list[str] = []
     start = 0
-    for match in SENTENCE_END.finditer(paragraph):
-        end = match.end(2)
-        if match.group(1) == ".":
-            before = paragraph[start : match.start(1)]
-            last_word = re.split(r"[\s(\[\"“]", before)[-1].lower()
+    for match in SENTENCE_END.finditer(masked):
+        mark = match.group(1)
+        before = masked[start : match.start(1)]
+        if mark == ".":
+            last_word = re.split(r"[\s(\[\"“'*_]", before)[-1].lower()
             if (
                 last_word in ABBREVIATIONS
                 or len(last_word) == 1
-                or re.fullmatch(r"[\d.]+|[a-z](\.[a-z])+", last_word)
+                or re.fullmatch(r"[\d.\\]+|[a-z](\.[a-z])+|\w+\\", last_word)
             ):
                 continue
-        elif match.group(1) == ";" and end - start < 40:
-            continue
-        sentence = paragraph[start:end].strip()
+        elif mark in ";:" and len(before) < MIN_CLAUSE_CHARS:
+            continue  # "(a) copy; (b) sell" and "Note: ..." stay whole; long enumerations are cut
+        sentence = paragraph[start : match.end(2)].strip()
         if sentence:
             sentences.append(sentence)
         start = match.end()
@@ -167,135 +155,141 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def diff_versions(old: str, new: str) -> list[Change]:
+    """Clause-level changes between two versions of a document's text."""
     return diff_clauses(segment(old), segment(new))
 
 
-def diff_clauses(old: list[Clause], new: list[Clause]) -> list[Change]:
-    """Clause-level changes from `old` to `new`, in the order of the new version."""
+def _encode(keys: list[str], codes: dict[str, str]) -> str:
+    """One private character per distinct key, so diff-match-patch diffs sequences of clauses or words."""
+    out = []
+    for key in keys:
+        if key not in codes:
+            n = len(codes) + 0x100
+            codes[key] = chr(n + 0x800 if n >= 0xD800 else n)
+        out.append(codes[key])
+    return "".join(out)
+
+
+def diff_sequences(old: list[str], new: list[str]) -> list[tuple[int, int, int, int, int]]:
+    """(op, old start, old end, new start, new end) runs of a diff of two sequences of keys."""
     codes: dict[str, str] = {}
-
-    def encode(clauses: list[Clause]) -> str:
-        # One private character per distinct clause, so diff-match-patch diffs clause sequences.
-        out = []
-        for clause in clauses:
-            if clause.text not in codes:
-                n = len(codes) + 0x100
-                codes[clause.text] = chr(n + 0x800 if n >= 0xD800 else n)
-            out.append(codes[clause.text])
-        return "".join(out)
-
     matcher = diff_match_patch()
     matcher.Diff_Timeout = 0
-    diffs = matcher.diff_main(encode(old), encode(new), False)
-    deleted: list[Clause] = []
-    inserted: list[Clause] = []
+    diffs = matcher.diff_main(_encode(old, codes), _encode(new, codes), False)
+    runs = []
     i = j = 0
     for op, chunk in diffs:
+        di = len(chunk) if op <= 0 else 0
+        dj = len(chunk) if op >= 0 else 0
+        runs.append((op, i, i + di, j, j + dj))
+        i, j = i + di, j + dj
+    return runs
+
+
+def diff_clauses(old: list[Clause], new: list[Clause]) -> list[Change]:
+    """Clause-level changes from `old` to `new`: added and changed in the order of the new version,
+    then moved, then removed. Clauses with the same wording are the same clause; where their text
+    still differs (a link target, emphasis, case) the change is reported as cosmetic."""
+    old_keys = [wording(c.text) for c in old]
+    new_keys = [wording(c.text) for c in new]
+    deleted: list[tuple[str, Clause]] = []
+    inserted: list[tuple[str, Clause]] = []
+    cosmetic: list[Change] = []
+    for op, i, i_end, j, j_end in diff_sequences(old_keys, new_keys):
         if op == 0:
-            i += len(chunk)
-            j += len(chunk)
+            for before, after in zip(old[i:i_end], new[j:j_end], strict=True):
+                if before.text != after.text:
+                    added, removed = word_changes(before.text, after.text)
+                    cosmetic.append(Change("changed", before, after, added, removed, cosmetic=True))
         elif op == -1:
-            deleted.extend(old[i : i + len(chunk)])
-            i += len(chunk)
+            deleted.extend(zip(old_keys[i:i_end], old[i:i_end], strict=True))
+        elif op == 1:
+            inserted.extend(zip(new_keys[j:j_end], new[j:j_end], strict=True))
+    return [*_pair(deleted, inserted), *cosmetic]
+
+
+def _pair(deleted: list[tuple[str, Clause]], inserted: list[tuple[str, Clause]]) -> list[Change]:
+    by_key: dict[str, list[Clause]] = defaultdict(list)
+    for key, clause in deleted:
+        by_key[key].append(clause)
+    moved: list[Change] = []
+    unmatched: list[tuple[str, Clause]] = []
+    for key, clause in inserted:
+        if by_key.get(key):
+            moved.append(Change("moved", by_key[key].pop(0), clause))
         else:
-            inserted.extend(new[j : j + len(chunk)])
-            j += len(chunk)
-    return _pair(deleted, inserted)
-
-
-def _pair(deleted: list[Clause], inserted: list[Clause]) -> list[Change]:
+            unmatched.append((key, clause))
+    leftover = [(key, clause) for key, clause in deleted if any(c is clause for c in by_key[key])]
+    pairs = _similar_pairs([k for k, _ in leftover], [k for k, _ in unmatched])
     changes: list[Change] = []
-    remaining_deleted = Counter(c.text for c in deleted)
-    unmatched_inserts: list[Clause] = []
-    for clause in inserted:
-        if remaining_deleted[clause.text] > 0:
-            remaining_deleted[clause.text] -= 1
-            old = next(c for c in deleted if c.text == clause.text)
-            changes.append(Change("moved", old, clause))
-        else:
-            unmatched_inserts.append(clause)
-    leftover = []
-    for clause in deleted:
-        if remaining_deleted[clause.text] > 0:
-            remaining_deleted[clause.text] -= 1
-            leftover.append(clause)
-    pairs = _similar_pairs(leftover, unmatched_inserts)
-    paired_old = {id(o) for o, _ in pairs.values()}
-    for index, clause in enumerate(unmatched_inserts):
+    for index, (_, clause) in enumerate(unmatched):
         if index in pairs:
-            old, _ = pairs[index]
+            old = leftover[pairs[index]][1]
             added, removed = word_changes(old.text, clause.text)
             changes.append(Change("changed", old, clause, added, removed))
         else:
             changes.append(Change("added", None, clause))
-    for clause in leftover:
-        if id(clause) not in paired_old:
-            changes.append(Change("removed", clause, None))
-    return changes
+    paired = set(pairs.values())
+    removed_changes = [Change("removed", c, None) for i, (_, c) in enumerate(leftover) if i not in paired]
+    return [*changes, *moved, *removed_changes]
 
 
-def _words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
-
-
-def _similar_pairs(deleted: list[Clause], inserted: list[Clause]) -> dict[int, tuple[Clause, float]]:
-    """Pair each inserted clause with the most similar deleted one, through an index of shared words."""
+def _similar_pairs(deleted: list[str], inserted: list[str]) -> dict[int, int]:
+    """Pair each inserted clause with the most similar deleted one (by shared words), best pairs first."""
     if not deleted or not inserted:
         return {}
     postings: dict[str, list[int]] = defaultdict(list)
-    deleted_words = [_words(c.text) for c in deleted]
+    deleted_words = [Counter(key.split()) for key in deleted]
     for index, words in enumerate(deleted_words):
-        for word in set(words):
-            if len(word) > 2:
-                postings[word].append(index)
+        for word in words:
+            postings[word].append(index)
     too_common = max(50, len(deleted) // 10)
     candidates: list[tuple[float, int, int]] = []
-    for new_index, clause in enumerate(inserted):
-        words = _words(clause.text)
+    for new_index, key in enumerate(inserted):
+        words = Counter(key.split())
         shared: Counter[int] = Counter()
-        for word in set(words):
+        for word in words:
             hits = postings.get(word, ())
-            if len(word) > 2 and len(hits) <= too_common:
+            if len(hits) <= too_common:
                 shared.update(hits)
         for old_index, _ in shared.most_common(5):
-            ratio = SequenceMatcher(None, deleted_words[old_index], words, autojunk=False).ratio()
+            old_words = deleted_words[old_index]
+            common = sum((words & old_words).values())
+            ratio = 2 * common / (words.total() + old_words.total())
             if ratio >= PAIRING_THRESHOLD:
                 candidates.append((ratio, new_index, old_index))
-    candidates.sort(reverse=True)
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     used_old: set[int] = set()
-    pairs: dict[int, tuple[Clause, float]] = {}
-    for ratio, new_index, old_index in candidates:
+    pairs: dict[int, int] = {}
+    for _, new_index, old_index in candidates:
         if new_index not in pairs and old_index not in used_old:
-            pairs[new_index] = (deleted[old_index], ratio)
+            pairs[new_index] = old_index
             used_old.add(old_index)
     return pairs
 
 
 def word_diff(old: str, new: str) -> list[tuple[int, str]]:
     """A word-level diff of two clauses: (-1 removed | 0 same | 1 added, text) runs, for readable reports."""
-    tokens: dict[str, str] = {}
-
-    def encode(text: str) -> str:
-        out = []
-        for part in re.findall(r"\S+|\s+", text):
-            if part not in tokens:
-                n = len(tokens) + 0x100
-                tokens[part] = chr(n + 0x800 if n >= 0xD800 else n)
-            out.append(tokens[part])
-        return "".join(out)
-
+    codes: dict[str, str] = {}
+    old_code = _encode(re.findall(r"\S+|\s+", old), codes)
+    new_code = _encode(re.findall(r"\S+|\s+", new), codes)
+    decode = {v: k for k, v in codes.items()}
     matcher = diff_match_patch()
     matcher.Diff_Timeout = 0
-    old_code, new_code = encode(old), encode(new)
-    decode = {v: k for k, v in tokens.items()}
     diffs = matcher.diff_main(old_code, new_code, False)
-    matcher.diff_cleanupSemantic(diffs)
+    matcher.diff_cleanupSemantic(diffs)  # whole phrases replaced read better than word salad
     return [(op, "".join(decode[c] for c in chunk)) for op, chunk in diffs]
 
 
 def word_changes(old: str, new: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The runs of words a rewording added and removed."""
-    runs = word_diff(old, new)
-    added = tuple(t.strip() for op, t in runs if op == 1 and t.strip())
-    removed = tuple(t.strip() for op, t in runs if op == -1 and t.strip())
-    return added, removed
+    """The runs of visible words a rewording added and removed (link targets and markup are not wording)."""
+    old_words = WORD.findall(visible_text(old))
+    new_words = WORD.findall(visible_text(new))
+    added: list[str] = []
+    removed: list[str] = []
+    for op, i, i_end, j, j_end in diff_sequences(old_words, new_words):
+        if op == 1:
+            added.append(" ".join(new_words[j:j_end]))
+        elif op == -1:
+            removed.append(" ".join(old_words[i:i_end]))
+    return tuple(added), tuple(removed)

@@ -1,34 +1,92 @@
 """Flag new or reworded clauses that touch AI, model training or content licensing.
 
-The rules are data (`taxonomy.yaml`, extended by the watchlist's `flags:`); this module only
-applies them. A clause flags for a category when one of its terms matches, a `near` term (if the
-category asks for one) stands within the window, and no negative context covers the match. Only
-new wording flags: an added clause, or a changed clause whose new words bring a term the old
-wording did not have. Moved clauses never flag.
+The rules are data (`taxonomy.yaml`, extended by the watchlist's `flags:`); this module only applies
+them. A rule matches a clause when one of its terms is found in the clause's visible text, a `near` term
+(if the rule asks for one) stands within its window, and no negative context covers the term.
+
+Only new wording flags. An added clause flags on any match. A changed clause flags when a term or near
+term of a match lies in the words the change added, when its new words widen it (`widened_by`: a licence
+now reaching "third parties"), when it gains or loses an opt-out or opt-in for training, or when a
+training or licensing clause is reworded by enough meaningful words (`rewording_words`). Renames
+("Bard" to "Gemini Apps"), spelling fixes, numbers, punctuation and link targets never count.
+Moved and unchanged clauses never flag; a removed clause only flags when it takes away an opt-out or
+opt-in for training. When a whole version is replaced by a translation, clauses restating a category
+the old version already had are not news either.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 import yaml
 
-from tosmon.models import Change, Flag
+from tosmon.diff import IMAGE, LINK, WORD, diff_sequences, visible_text
+from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
+MOVED_WORDS = 3  # a run of this many words or more found in removed wording was moved, not written
+NEGATIVE_REACH = 120  # characters around a term where a negative context may start or end
+MAX_WORD_CHARS = 40  # bounds the proximity search in a pathological clause (one long run of letters)
+TOP_KEYS = {"version", "window", "categories", "consent"}
+CATEGORY_KEYS = {
+    "rewording_words",
+    "severity",
+    "terms",
+    "near",
+    "negative",
+    "high_when",
+    "widened_by",
+    "rules",
+    "yields_to",
+    "window",
+}
+RULE_KEYS = {"name", "terms", "near", "negative", "window"}
+Consent = Literal["opt-in", "opt-out"]
+# Short, frequent words that tell the languages of a whole version apart (for translations).
+STOPWORDS = {
+    "en": "the and of to is that for with you your we our are this be or",
+    "fr": "le la les et des du est que pour vous votre nous nos une sur dans",
+    "de": "der die und das ist nicht zu den mit sie ihre wir unsere ein eine",
+    "es": "el la los las y de que es para con usted tu nuestros una por del",
+    "it": "il di che è per con non una sono della delle gli tuoi nostri",
+    "pt": "o os da do das dos que é para com você seus nossos uma não",
+    "nl": "de het en van een is dat voor met je uw wij onze niet",
+}
+FUNCTION_WORDS = frozenset(w for words in STOPWORDS.values() for w in words.split()) - {
+    "not",
+    "nicht",
+    "non",
+    "não",
+    "niet",
+}
+TRANSLATION_MIN_WORDS = 150
+SPELLING_RATIO = 0.75  # one word replaced by another this similar is a spelling fix or a typo
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    terms: tuple[tuple[str, re.Pattern[str]], ...]  # (language, all its terms in one pattern)
+    near: re.Pattern[str] | None
+    negative: re.Pattern[str] | None
+    window: int
 
 
 @dataclass(frozen=True)
 class Category:
     name: str
     severity: str
-    terms: tuple[tuple[str, re.Pattern[str]], ...]  # (language, pattern)
-    near: re.Pattern[str] | None
-    negative: re.Pattern[str] | None
+    rules: tuple[Rule, ...]
     high_when: re.Pattern[str] | None
+    widened_by: re.Pattern[str] | None = None
+    rewording_words: int = 0  # a clause of the category reworded by this many words or more flags
+    yields_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,52 +97,98 @@ class Taxonomy:
     opt_out: re.Pattern[str] | None
 
 
-def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+@dataclass(frozen=True)
+class Match:
+    """Why a clause belongs to a category: the rule, the words matched, and where they are."""
+
+    category: Category
+    rule: str
+    terms: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-])(?:{term})(?![\w])", re.IGNORECASE)
+# -- loading and checking --------------------------------------------------------------------
 
 
 def _terms_by_language(terms: object) -> list[tuple[str, str]]:
     if isinstance(terms, dict):
         return [(str(lang), str(t)) for lang, items in terms.items() for t in (items or [])]
-    return [("any", str(t)) for t in (terms or [])]  # type: ignore[union-attr]
+    if isinstance(terms, list):
+        return [("any", str(t)) for t in terms]
+    return []
+
+
+def _rules_of(name: str, rules: dict[str, object]) -> list[dict[str, object]]:
+    """A category's rules, counting the `terms`/`near`/`negative` it gives directly as one rule."""
+    listed = [dict(r) for r in rules.get("rules") or [] if isinstance(r, dict)]  # type: ignore[attr-defined]
+    if rules.get("terms"):
+        listed.append({"name": "terms", **{k: rules[k] for k in ("terms", "near", "window") if k in rules}})
+    return listed
 
 
 def taxonomy_problems(data: object) -> list[str]:
-    """What is wrong with a taxonomy (the shipped one, or a watchlist's `flags:`)."""
+    """What is wrong with a taxonomy (the shipped one, or a watchlist's `flags:`), all at once."""
     if not isinstance(data, dict):
         return ["expected a mapping with `categories:`"]
-    problems = []
-    unknown = set(data) - {"version", "window", "categories", "consent"}
-    problems.extend(f"unknown key {key!r}" for key in sorted(unknown))
+    problems = [f"unknown key {key!r}" for key in sorted(set(data) - TOP_KEYS)]
+    consent = data.get("consent", {})
+    if not isinstance(consent, dict) or set(consent) - {"opt-in", "opt-out"}:
+        problems.append("consent: expected `opt-in:` and `opt-out:` lists of patterns")
+    else:
+        for kind, patterns in consent.items():
+            for pattern in patterns if isinstance(patterns, list) else [patterns]:
+                try:
+                    re.compile(str(pattern))
+                except re.error as error:
+                    problems.append(f"consent.{kind}: invalid pattern {pattern!r}: {error}")
+    if "window" in data and (not isinstance(data["window"], int) or data["window"] < 1):
+        problems.append("window: expected a positive number of words")
     categories = data.get("categories", {})
     if not isinstance(categories, dict):
         return [*problems, "`categories` must be a mapping of names to rules"]
     for name, rules in categories.items():
+        where = f"categories.{name}"
         if not isinstance(rules, dict):
-            problems.append(f"categories.{name}: expected a mapping")
+            problems.append(f"{where}: expected a mapping")
             continue
-        for key in set(rules) - {"severity", "terms", "near", "negative", "high_when"}:
-            problems.append(f"categories.{name}: unknown key {key!r}")
+        problems.extend(f"{where}: unknown key {key!r}" for key in sorted(set(rules) - CATEGORY_KEYS))
         if rules.get("severity", "medium") not in ("low", "medium", "high"):
-            problems.append(f"categories.{name}.severity: expected low, medium or high")
-        patterns = [t for _, t in _terms_by_language(rules.get("terms"))]
-        for key in ("near", "negative", "high_when"):
+            problems.append(f"{where}.severity: expected low, medium or high")
+        if not isinstance(rules.get("rules", []), list):
+            problems.append(f"{where}.rules: expected a list of rules")
+            continue
+        patterns: list[tuple[str, object]] = []
+        for key in ("negative", "high_when", "widened_by"):
             value = rules.get(key) or []
-            if not isinstance(value, list):
-                problems.append(f"categories.{name}.{key}: expected a list of patterns")
+            if isinstance(value, list):
+                patterns.extend((f"{where}.{key}", p) for p in value)
             else:
-                patterns.extend(map(str, value))
-        for pattern in patterns:
+                problems.append(f"{where}.{key}: expected a list of patterns")
+        for index, rule in enumerate(rules.get("rules") or []):
+            if not isinstance(rule, dict):
+                problems.append(f"{where}.rules[{index}]: expected a mapping")
+                continue
+            problems.extend(
+                f"{where}.rules[{index}]: unknown key {k!r}" for k in sorted(set(rule) - RULE_KEYS)
+            )
+            if not rule.get("terms"):
+                problems.append(f"{where}.rules[{index}]: a rule needs `terms`")
+        for rule in _rules_of(str(name), rules):
+            label = f"{where}.{'rules.' + str(rule.get('name')) if rule.get('name') != 'terms' else 'terms'}"
+            terms = rule.get("terms")
+            if not isinstance(terms, dict | list):
+                problems.append(f"{label}: expected a list of patterns, or lists by language")
+            patterns.extend((label, t) for _, t in _terms_by_language(terms))
+            near = rule.get("near") or []
+            if not isinstance(near, list):
+                problems.append(f"{label}.near: expected a list of patterns")
+            else:
+                patterns.extend((f"{label}.near", p) for p in near)
+        for label, pattern in patterns:
             try:
-                re.compile(pattern)
+                re.compile(str(pattern))
             except re.error as error:
-                problems.append(f"categories.{name}: invalid pattern {pattern!r}: {error}")
+                problems.append(f"{label}: invalid pattern {pattern!r}: {error}")
     return problems
 
 
@@ -93,135 +197,394 @@ def _shipped() -> dict[str, object]:
     return yaml.safe_load(resources.files("tosmon").joinpath("taxonomy.yaml").read_text(encoding="utf-8"))
 
 
+def _alternation(patterns: Iterable[object], words: bool = False) -> re.Pattern[str] | None:
+    patterns = [str(p) for p in patterns]
+    if not patterns:
+        return None
+    body = "|".join(f"(?:{p})" for p in patterns)
+    return re.compile(rf"(?<![\w-])(?:{body})(?!\w)" if words else body, re.IGNORECASE)
+
+
+def _merge(base: dict[str, object], extra: dict[str, object]) -> dict[str, object]:
+    """A shipped category with a user's additions: more rules and contexts, never fewer.
+
+    The user's `terms` (with their `near` and `window`) become one more rule of the category.
+    """
+    merged = dict(base)
+    for key, value in extra.items():
+        if key == "severity":
+            merged[key] = value
+        elif key not in ("terms", "near", "window"):
+            merged[key] = [*(base.get(key) or []), *(value or [])]  # type: ignore[misc]
+    if extra.get("terms"):
+        own = {k: extra[k] for k in ("terms", "near", "window") if k in extra}
+        merged["rules"] = [*(base.get("rules") or []), {"name": "user-terms", **own}]  # type: ignore[misc]
+    return merged
+
+
 def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
-    """The shipped taxonomy, with the user's terms and categories merged in."""
+    """The shipped taxonomy, with the user's terms, rules and categories (a watchlist's `flags:`) merged in."""
     data = _shipped()
+    extra = extra or {}
     categories: dict[str, dict[str, object]] = {k: dict(v) for k, v in data["categories"].items()}  # type: ignore[union-attr]
-    for name, rules in ((extra or {}).get("categories") or {}).items():  # type: ignore[union-attr]
-        merged = categories.setdefault(name, {"severity": "medium"})
-        for key, value in rules.items():
-            if key == "severity":
-                merged[key] = value
-            elif key == "terms":
-                base = _terms_by_language(merged.get("terms"))
-                merged[key] = {"user": [t for _, t in _terms_by_language(value)], **_group(base)}
-            else:
-                merged[key] = [*(merged.get(key) or []), *value]  # type: ignore[misc]
-    consent = data.get("consent", {})
+    for name, rules in (extra.get("categories") or {}).items():  # type: ignore[union-attr]
+        categories[name] = _merge(categories[name], rules) if name in categories else dict(rules)
+    window = int(extra.get("window") or data.get("window") or DEFAULT_WINDOW)  # type: ignore[call-overload]
     built = []
     for name, rules in categories.items():
+        shared_negative = list(rules.get("negative") or [])  # type: ignore[call-overload]
+        compiled = []
+        for rule in _rules_of(name, rules):
+            grouped: dict[str, list[str]] = {}
+            for language, term in _terms_by_language(rule.get("terms")):
+                grouped.setdefault(language, []).append(term)
+            compiled.append(
+                Rule(
+                    name=str(rule.get("name") or "terms"),
+                    terms=tuple((lang, _alternation(terms, words=True)) for lang, terms in grouped.items()),  # type: ignore[misc]
+                    near=_alternation(rule.get("near") or [], words=True),  # type: ignore[arg-type]
+                    negative=_alternation([*shared_negative, *(rule.get("negative") or [])]),  # type: ignore[misc]
+                    window=int(rule.get("window") or rules.get("window") or window),  # type: ignore[call-overload]
+                )
+            )
         built.append(
             Category(
                 name=name,
                 severity=str(rules.get("severity", "medium")),
-                terms=tuple(
-                    (lang, _term_pattern(term)) for lang, term in _terms_by_language(rules.get("terms"))
-                ),
-                near=_alternation(list(rules.get("near") or [])),  # type: ignore[arg-type]
-                negative=_alternation(list(rules.get("negative") or [])),  # type: ignore[arg-type]
-                high_when=_alternation(list(rules.get("high_when") or [])),  # type: ignore[arg-type]
+                rules=tuple(compiled),
+                high_when=_alternation(rules.get("high_when") or []),  # type: ignore[arg-type]
+                widened_by=_alternation(rules.get("widened_by") or [], words=True),  # type: ignore[arg-type]
+                rewording_words=int(rules.get("rewording_words") or 0),  # type: ignore[call-overload]
+                yields_to=tuple(rules.get("yields_to") or ()),  # type: ignore[arg-type]
             )
         )
-    window = int((extra or {}).get("window") or data.get("window") or DEFAULT_WINDOW)  # type: ignore[arg-type]
+    consent: dict[str, list[str]] = {}
+    for source in (data.get("consent") or {}, extra.get("consent") or {}):
+        for kind, patterns in source.items():  # type: ignore[attr-defined]
+            consent.setdefault(kind, []).extend(patterns)
     return Taxonomy(
         tuple(built),
         window,
-        _alternation(consent.get("opt-in", [])),  # type: ignore[union-attr]
-        _alternation(consent.get("opt-out", [])),
-    )  # type: ignore[union-attr]
-
-
-def _group(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for lang, term in pairs:
-        grouped.setdefault(lang, []).append(term)
-    return grouped
-
-
-@dataclass(frozen=True)
-class Match:
-    category: Category
-    terms: tuple[str, ...]
-    rule: str
-
-
-def match_clause(text: str, taxonomy: Taxonomy) -> list[Match]:
-    """The categories a clause belongs to, with the terms and the rule that decided each."""
-    found = []
-    for category in taxonomy.categories:
-        terms: list[str] = []
-        rules: list[str] = []
-        for language, pattern in category.terms:
-            for term in pattern.finditer(text):
-                if category.negative and _covered(category.negative, text, term.span()):
-                    continue
-                if category.near and not _near(category.near, text, term.span(), taxonomy.window):
-                    continue
-                if term.group(0) not in terms:
-                    terms.append(term.group(0))
-                    rules.append(f"{category.name}.terms.{language}" + (" + near" if category.near else ""))
-        if terms:
-            found.append(Match(category, tuple(terms), rules[0]))
-    return found
-
-
-def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
-    return any(
-        (m.start() <= span[0] and span[1] <= m.end()) or (m.start() < span[1] and span[0] < m.end())
-        for m in negative.finditer(text)
+        _alternation(consent.get("opt-in", []), words=True),
+        _alternation(consent.get("opt-out", []), words=True),
     )
 
 
-def _near(near: re.Pattern[str], text: str, span: tuple[int, int], window: int) -> bool:
-    start = _word_offset(text, span[0], -window)
-    end = _word_offset(text, span[1], window)
-    return any(m.span() != span for m in near.finditer(text, start, end))
+# -- matching --------------------------------------------------------------------------------
+
+
+def match_clause(text: str, taxonomy: Taxonomy) -> list[Match]:
+    """The categories a clause's visible text belongs to, with the rule and terms that decided each."""
+    found = []
+    for category in taxonomy.categories:
+        for match in _category_matches(text, category):
+            found.append(match)
+            break  # the first rule that matches decides the category
+    return found
+
+
+def _category_matches(text: str, category: Category) -> Iterable[Match]:
+    for rule in category.rules:
+        terms: list[str] = []
+        spans: list[tuple[int, int]] = []
+        language_found = ""
+        for language, pattern in rule.terms:
+            for term in pattern.finditer(text):
+                if rule.negative and _covered(rule.negative, text, term.span()):
+                    continue
+                near = _near(rule, text, term.span()) if rule.near else None
+                if rule.near and near is None:
+                    continue
+                language_found = language_found or language
+                terms.append(" ".join(term.group(0).split()))
+                spans.append(term.span())
+                if near is not None:
+                    terms.append(near.group(0))
+                    spans.append(near.span())
+        if spans:
+            unique = tuple(dict.fromkeys(terms))
+            yield Match(category, f"{category.name}.{rule.name} ({language_found})", unique, tuple(spans))
+
+
+def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
+    """Whether a negative context overlaps the term at `span` (looking only around it: they are short)."""
+    around = negative.finditer(text, max(0, span[0] - NEGATIVE_REACH), span[1] + NEGATIVE_REACH)
+    return any(m.start() < span[1] and span[0] < m.end() for m in around)
+
+
+def _near(rule: Rule, text: str, span: tuple[int, int]) -> re.Match[str] | None:
+    """The closest `near` term within the rule's window of words around `span`, if any."""
+    start = _word_offset(text, span[0], -rule.window)
+    end = _word_offset(text, span[1], rule.window)
+    # A near term inside a long phrase term counts ("your content, using machine learning, to improve").
+    hits = [m for m in rule.near.finditer(text, start, end) if m.span() != span]  # type: ignore[union-attr]
+    return min(hits, key=lambda m: abs(m.start() - span[0])) if hits else None
 
 
 def _word_offset(text: str, position: int, words: int) -> int:
+    """Where the text `words` words before (negative) or after `position` begins or ends."""
+    reach = abs(words) * MAX_WORD_CHARS  # look no further than that many words could span
     if words < 0:
-        spaces = [m.start() for m in re.finditer(r"\s+", text[:position])]
-        return spaces[words] if len(spaces) >= -words else 0
-    found = list(re.finditer(r"\s+", text[position:]))
-    return position + found[words - 1].end() if len(found) >= words else len(text)
+        start = max(0, position - reach)
+        spaces = [m.start() for m in re.finditer(r"\s+", text[start:position])]
+        return start + spaces[words] if len(spaces) >= -words else start
+    found = list(re.finditer(r"\s+", text[position : position + reach]))
+    return position + found[words].start() if len(found) > words else min(len(text), position + reach)
 
 
-def _consent(text: str, taxonomy: Taxonomy) -> str | None:
-    if taxonomy.opt_in and taxonomy.opt_in.search(text):
-        return "opt-in"
+def _consent(text: str, taxonomy: Taxonomy) -> Consent | None:
+    """Whether a clause gives an opt-out or an opt-in (opt-out wins: "unless you opt out")."""
     if taxonomy.opt_out and taxonomy.opt_out.search(text):
         return "opt-out"
+    if taxonomy.opt_in and taxonomy.opt_in.search(text):
+        return "opt-in"
     return None
 
 
-def flag_changes(changes: list[Change] | tuple[Change, ...], taxonomy: Taxonomy) -> list[Flag]:
-    """Flags for the new wording among `changes`; unchanged, moved and removed clauses never flag."""
-    flags = []
-    for change in changes:
-        if change.kind not in ("added", "changed") or change.new is None:
+# -- what is new -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a rewording really changed: where its new words are, and how many words it changed."""
+
+    added: tuple[tuple[int, int], ...]  # spans of the visible new text holding words that count
+    words: int  # words added or replaced (the larger side of each replacement), cosmetic runs left out
+
+
+def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
+    """Compare two visible texts word by word, leaving out what does not change a clause's meaning.
+
+    Left out: renames (a run of capitalised words replaced by another, the old name gone from the new
+    text: "Zoom IQ" to "Zoom AI Companion", "Bard" to "Gemini Apps"), spelling and typos (one word
+    replaced by a near-identical one: "authorised" to "authorized"), numbers (renumbering, dates), and
+    runs of words found in `elsewhere` (the wording the change took out of other clauses: text moved
+    between clauses, or paragraphs merged, is not new wording).
+    """
+    old_words = [m.group(0) for m in WORD.finditer(old)]
+    new_matches = list(WORD.finditer(new))
+    new_words = [m.group(0) for m in new_matches]
+    old_set, new_set = {w.lower() for w in old_words}, {w.lower() for w in new_words}
+    runs = diff_sequences([w.lower() for w in old_words], [w.lower() for w in new_words])
+    added: list[tuple[int, int]] = []
+    changed: list[int] = []  # words changed by each replacement or insertion or deletion
+    for index, (op, i, i_end, j, j_end) in enumerate(runs):
+        if op == 0:
             continue
-        text = change.new.text
-        old_terms: set[str] = set()
-        if change.kind == "changed" and change.old is not None:
-            old_terms = {
-                (m.category.name, t.lower()) for m in match_clause(change.old.text, taxonomy) for t in m.terms
-            }
-        for match in match_clause(text, taxonomy):
-            new_terms = tuple(t for t in match.terms if (match.category.name, t.lower()) not in old_terms)
-            if not new_terms:
-                continue
-            category = match.category
-            severity = "high" if category.high_when and category.high_when.search(text) else category.severity
-            flags.append(
-                Flag(
-                    category=category.name,
-                    clause=text,
-                    heading=change.new.heading,
-                    terms=new_terms,
-                    severity=severity,  # type: ignore[arg-type]
-                    rule=match.rule,
-                    consent=_consent(text, taxonomy) if category.name == "training" else None,  # type: ignore[arg-type]
-                    change=change.kind,
-                )
+        mine = new_words[j:j_end] if op == 1 else old_words[i:i_end]
+        facing = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -op]
+        other = [w for r in facing for w in (old_words[r[1] : r[2]] if op == 1 else new_words[r[3] : r[4]])]
+        if _cosmetic(mine, other, new_set if op == 1 else old_set):
+            continue
+        if op == 1 and len(mine) >= MOVED_WORDS and _found_in(mine, elsewhere):
+            continue  # words moved here from a clause the change removed or rewrote
+        if op == 1:
+            added.append((new_matches[j].start(), new_matches[j_end - 1].end()))
+            changed.append(max(_content_words(mine), _content_words(other)))
+        elif not other:  # a replacement is counted once, on its added side
+            changed.append(_content_words(mine))
+    return Edit(tuple(added), sum(changed))
+
+
+def _content_words(words: Sequence[str]) -> int:
+    """How many of `words` carry meaning: not the short function words of any language ("to", "the")."""
+    return sum(w.lower() not in FUNCTION_WORDS for w in words)
+
+
+def _plain(markdown: str) -> str:
+    """A clause's visible words, lower case, padded with spaces for whole-word substring tests."""
+    return f" {' '.join(WORD.findall(visible_text(markdown).lower()))} "
+
+
+def _found_in(words: Sequence[str], texts: Sequence[str]) -> bool:
+    """Whether `words` appear together, in order, in one of the `_plain` texts."""
+    run = f" {' '.join(words).lower()} "
+    return any(run in text for text in texts)
+
+
+def _cosmetic(mine: Sequence[str], other: Sequence[str], mine_side: set[str]) -> bool:
+    """Whether a run of changed words is a rename, a spelling fix or only numbers.
+
+    `other` is the run facing `mine` on the other side of the diff, `mine_side` all the words of the
+    text `mine` belongs to: a renamed name (`other`) is gone from it.
+    """
+    if all(w.isdigit() for w in mine):
+        return True
+    if (
+        len(mine) == 1
+        and len(other) == 1
+        and SequenceMatcher(None, mine[0].lower(), other[0].lower()).ratio() >= SPELLING_RATIO
+    ):
+        return True
+    return _is_name(mine) and _is_name(other) and not all(w.lower() in mine_side for w in other)
+
+
+def _is_name(words: Sequence[str]) -> bool:
+    return bool(words) and all(w[:1].isupper() or w[:1].isdigit() for w in words)
+
+
+def _overlaps(spans: Iterable[tuple[int, int]], regions: list[tuple[int, int]]) -> bool:
+    return any(s < e2 and s2 < e for s, e in spans for s2, e2 in regions)
+
+
+def _is_navigation(markdown: str) -> bool:
+    """A clause made only of links or images (a menu, a logo) is page furniture, not wording."""
+    return bool(LINK.search(markdown) or IMAGE.search(markdown)) and not WORD.search(
+        LINK.sub(" ", IMAGE.sub(" ", markdown))
+    )
+
+
+def _language(texts: Iterable[str]) -> tuple[str | None, int]:
+    """The most likely language of some text, by its commonest short words, and how many words it has."""
+    counts = dict.fromkeys(STOPWORDS, 0)
+    total = 0
+    lookup: dict[str, list[str]] = {}
+    for language, words in STOPWORDS.items():
+        for word in words.split():
+            lookup.setdefault(word, []).append(language)
+    for text in texts:
+        for word in WORD.findall(text.lower()):
+            total += 1
+            for language in lookup.get(word, ()):
+                counts[language] += 1
+    best = max(counts, key=counts.__getitem__)
+    return (best if counts[best] else None), total
+
+
+def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set[str]:
+    """Categories the old wording already had, when the new wording is the same document translated."""
+    removed = [c.old.text for c in changes if c.kind == "removed" and c.old]
+    added = [c.new.text for c in changes if c.kind == "added" and c.new]
+    old_language, old_words = _language(removed)
+    new_language, new_words = _language(added)
+    if min(old_words, new_words) < TRANSLATION_MIN_WORDS or old_language == new_language:
+        return set()
+    return {m.category.name for text in removed for m in match_clause(visible_text(text), taxonomy)}
+
+
+# -- flagging --------------------------------------------------------------------------------
+
+
+def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
+    """Flags for the new wording among `changes`; unchanged, moved and cosmetic changes never flag."""
+    changes = [c for c in changes if not c.cosmetic]
+    translated = _translated_categories(changes, taxonomy)
+    taken_out = {id(c.old): _plain(c.old.text) for c in changes if c.kind in ("removed", "changed") and c.old}
+    flags: dict[tuple[str, str, str | None], Flag] = {}  # a page repeating a clause gets one flag for it
+    for change in changes:
+        if change.kind == "added" and change.new:
+            found = _flags_for(change.new, None, change, taxonomy, translated, list(taken_out.values()))
+        elif change.kind == "changed" and change.new and change.old:
+            own = taken_out[id(change.old)]  # and its copies, when a page repeats a clause
+            others = [w for w in taken_out.values() if w != own]
+            found = _flags_for(change.new, change.old, change, taxonomy, set(), others)
+        else:
+            continue
+        for flag in found:
+            flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    kept = {f.consent for f in flags.values() if f.category == "training" and f.consent_change != "removed"}
+    for change in changes:
+        if change.kind == "removed" and change.old:
+            for flag in _removed_consent(change.old, taxonomy, translated | {str(k) for k in kept}):
+                flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    return list(flags.values())
+
+
+def _flags_for(
+    clause: Clause,
+    old: Clause | None,
+    change: Change,
+    taxonomy: Taxonomy,
+    translated: set[str],
+    elsewhere: Sequence[str],
+) -> list[Flag]:
+    """The flags of one added or changed clause; `elsewhere` is the wording the change took out."""
+    if _is_navigation(clause.text):
+        return []
+    text = visible_text(clause.text)
+    old_text = visible_text(old.text) if old else ""
+    if old:
+        edit = _edit(old_text, text, elsewhere)
+    else:
+        words = WORD.findall(text)
+        if len(words) >= MOVED_WORDS and _found_in(words, elsewhere):
+            return []  # a sentence cut out of a clause the change rewrote or removed: not new wording
+        edit = Edit(((0, len(text)),), len(words))
+    added = list(edit.added)
+    matches = match_clause(text, taxonomy)
+    consent = _consent(text, taxonomy)
+    old_consent = _consent(old_text, taxonomy) if old else None
+    consent_change: Literal["added", "removed"] | None = None
+    if consent and consent != old_consent:
+        consent_change = "added"
+    elif old_consent and not consent:
+        consent, consent_change = old_consent, "removed"
+    new_matches = []
+    for match in matches:
+        is_training = match.category.name == "training"
+        if match.category.name in translated:
+            continue
+        if _overlaps(match.spans, added) or (is_training and consent_change):
+            new_matches.append(match)
+        elif old and (widening := _widening(match.category, text, added)):
+            rule = f"{match.category.name}.widened_by"
+            new_matches.append(Match(match.category, rule, (*match.terms, *widening), match.spans))
+        elif old and match.category.rewording_words and edit.words >= match.category.rewording_words:
+            new_matches.append(
+                Match(match.category, f"{match.category.name}.reworded", match.terms, match.spans)
             )
+    flagged = {m.category.name for m in new_matches}
+    flags = []
+    for match in new_matches:
+        category = match.category
+        if flagged & set(category.yields_to):
+            continue
+        is_training = category.name == "training"
+        # A list item's lead-in ("We use your content to:") tells whose data it is about.
+        context = " ".join((*clause.headings, text))
+        severity = "high" if category.high_when and category.high_when.search(context) else category.severity
+        flags.append(
+            Flag(
+                category=category.name,
+                clause=clause.text,
+                heading=clause.heading,
+                terms=match.terms,
+                severity=severity,  # type: ignore[arg-type]
+                rule=match.rule,
+                consent=consent if is_training else None,
+                change=change.kind,
+                consent_change=consent_change if is_training else None,
+            )
+        )
     return flags
+
+
+def _widening(category: Category, text: str, added: list[tuple[int, int]]) -> tuple[str, ...]:
+    """New words that widen a clause already in the category (a licence now reaching third parties)."""
+    if not category.widened_by:
+        return ()
+    return tuple(m.group(0) for m in category.widened_by.finditer(text) if _overlaps([m.span()], added))
+
+
+def _removed_consent(clause: Clause, taxonomy: Taxonomy, still_given: set[str]) -> list[Flag]:
+    """A removed training clause that gave an opt-out or an opt-in takes that choice away, unless the new
+    wording still gives the same choice (`still_given` holds the choices and categories still there)."""
+    text = visible_text(clause.text)
+    consent = _consent(text, taxonomy)
+    if not consent or consent in still_given or "training" in still_given:
+        return []
+    return [
+        Flag(
+            category="training",
+            clause=clause.text,
+            heading=clause.heading,
+            terms=match.terms,
+            severity="high",
+            rule=match.rule,
+            consent=consent,
+            change="removed",
+            consent_change="removed",
+        )
+        for match in match_clause(text, taxonomy)
+        if match.category.name == "training"
+    ]

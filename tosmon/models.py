@@ -100,6 +100,7 @@ class Change:
     new: Clause | None
     words_added: tuple[str, ...] = ()
     words_removed: tuple[str, ...] = ()
+    cosmetic: bool = False  # same visible wording (a link target, emphasis, case, numbering): never flags
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Flag:
     rule: str = ""  # which rule of the taxonomy decided the category
     consent: Literal["opt-in", "opt-out"] | None = None
     change: ChangeKind = "added"
+    consent_change: Literal["added", "removed"] | None = None  # whether the change gave or took `consent`
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -125,6 +127,7 @@ class Flag:
             "rule": self.rule,
             "consent": self.consent,
             "change": self.change,
+            "consent_change": self.consent_change,
         }
 
 

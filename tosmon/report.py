@@ -82,8 +82,8 @@ def flag_title(flag: Flag) -> str:
     label = {"ai": "AI clause", "training": "AI training clause", "licensing": "content licensing clause"}
     title = label.get(flag.category, f"{flag.category} clause")
     if flag.consent:
-        title += f" ({flag.consent})"
-    return ("new " if flag.change == "added" else "changed ") + title
+        title += f" ({flag.consent}{' ' + flag.consent_change if flag.consent_change else ''})"
+    return {"added": "new ", "removed": "removed "}.get(flag.change, "changed ") + title
 
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}

@@ -1,0 +1,23 @@
+"""How tosmon cuts real legal text into clauses, each knowing its headings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tosmon.diff import segment
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "segment_cases.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_segment_cuts_legal_text_into_clauses_with_heading_paths(case: dict[str, object]) -> None:
+    found = [[c.text, c.heading or ""] for c in segment(str(case["text"]))]
+    assert found == case["clauses"]
+
+
+def test_segment_of_empty_text_has_no_clauses() -> None:
+    assert segment("") == []
+    assert segment("\n\n   \n# Only a heading\n") == []
