@@ -31,3 +31,9 @@ def test_every_exit_code_is_documented_in_the_readme_and_help(tosmon) -> None:
     for code in ExitCode:
         assert f"| {code.value} |" in README
         assert f"  {code.value}  {code.name.lower().replace('_', ' ')}:" in help_text
+
+
+def test_wrong_arguments_exit_with_the_usage_code_not_the_flagged_code(tosmon) -> None:
+    outcome = tosmon("check", "--no-such-option")
+    assert outcome.code == ExitCode.USAGE
+    assert outcome.stderr.splitlines()[-1] == "Error: No such option '--no-such-option'."

@@ -29,8 +29,27 @@ EXIT_CODES_HELP = "\n".join(
 )
 
 
+class TosmonGroup(click.Group):
+    """click's own usage errors exit 2, which is tosmon's FLAGGED: map them to USAGE instead."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(ExitCode.USAGE)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(ExitCode.USAGE)
+        sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
 @click.group(
-    epilog="\b\nExit codes:\n" + EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=TosmonGroup,
+    epilog="\b\nExit codes:\n" + EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="tosmon")
 def main() -> None:
