@@ -109,6 +109,7 @@ TRACKING_PARAMS = re.compile(
 )
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _translator = HTMLTranslator()
+TEXT_BYTES = bytes(range(32, 256)) + b"\t\n\v\f\r\x1b"
 
 
 def selector_problem(css: str) -> str | None:
@@ -131,18 +132,31 @@ def decode(body: bytes, content_type: str = "") -> str:
     """Decode a response body, trusting the declared charset only when the bytes agree with it."""
     declared = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
     known = [declared.group(1)] if declared else []
+    # Bytes that are valid UTF-8 are UTF-8 whatever the header says: a wrong header is common, valid
+    # UTF-8 by accident is not. UTF-16/32 are the exception (their bytes can pass as UTF-8).
+    if not any(k.lower().replace("-", "").startswith(("utf16", "utf32")) for k in known):
+        known.insert(0, "utf-8")
     dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
     if dammit.unicode_markup is None:
         return body.decode("utf-8", errors="replace")
     return dammit.unicode_markup
 
 
+def is_binary(body: bytes) -> bool:
+    """True for bodies no text page has: a NUL byte or many control bytes near the start (as git does)."""
+    sample = body[:8192]
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16/32 byte order marks
+        return False
+    return b"\x00" in sample or len(sample.translate(None, TEXT_BYTES)) > len(sample) // 100
+
+
 def is_html(content_type: str, body: bytes) -> bool:
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/html", "application/xhtml+xml"):
         return True
-    if kind in ("text/plain", "text/markdown"):
+    if kind == "text/markdown":
         return False
+    # Sniffed even when labelled text/plain: servers label HTML that way by mistake.
     return bool(
         re.match(rb"\s*(<!--.*?-->\s*)*<(!doctype html|html|head|body|div|p)\b", body[:1024], re.I | re.S)
     )
@@ -157,15 +171,22 @@ def extract(
     remove: tuple[Selector, ...] = (),
 ) -> str:
     """The legal text of a page; raise ExtractError when a declared selector matches nothing."""
+    if is_binary(body):
+        raise ExtractError("the response is binary data, not a text or HTML page; not recorded")
     if not is_html(content_type, body):
         return normalize_text(decode(body, content_type))
     html = decode(body, content_type)
     if not html.strip():
         return ""
+    # huge_tree lifts libxml2's nesting limit from 256 levels to 2048; past the limit the parser
+    # silently drops the rest of the page, which would read as a mass removal: refuse instead.
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(html)
+        root = lxml.html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError):
         return ""
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        raise ExtractError("the page nests elements too deeply (over 2048 levels); not recorded")
     if base_url:
         _absolutize_links(root, base_url)
     for element in root.iter(etree.Comment, etree.ProcessingInstruction):
@@ -290,9 +311,16 @@ def _main_content(root: etree._Element) -> etree._Element:
         if found:
             best = max(found, key=lambda el: len(el.text_content()))
             if len(best.text_content().strip()) > 200:
-                return _deepcopy(best)
+                return _take(best)
     body = root.find("body")
-    return _deepcopy(body if body is not None else root)
+    return _take(body if body is not None else root)
+
+
+def _take(element: etree._Element) -> etree._Element:
+    """The element itself, to be moved out of its page: the page is discarded, so a copy would only
+    double the memory of a huge page."""
+    element.tail = None
+    return element
 
 
 def _drop_boilerplate(container: etree._Element) -> None:
