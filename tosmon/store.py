@@ -120,6 +120,34 @@ def read_json(path: Path) -> dict[str, object]:
     return data
 
 
+@dataclass(frozen=True)
+class Damage:
+    """One file of the store that does not match its record or breaks the store's rules."""
+
+    path: Path
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `Store.verify` looked at and what it found wrong."""
+
+    documents: int
+    files: int
+    damage: tuple[Damage, ...]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Store:
     """A directory of documents, their raw snapshots and their versions."""
 
@@ -286,3 +314,117 @@ class Store:
 
     def save_state(self, document: Document, state: dict[str, object]) -> None:
         write_json(self._describe(document) / "state.json", state)
+
+    # -- verification ------------------------------------------------------------------------
+
+    def verify(self) -> Verification:
+        """Check every stored file against its recorded hash, and the layout's rules, without writing.
+
+        Leftovers of an interrupted run (temporary files, a body or text whose metadata was never
+        written) are not damage: by the layout's rule they never became a snapshot or a version.
+        """
+        schema = self.root / SCHEMA_FILE
+        if not schema.is_file():
+            raise StoreError(f"{self.root}: not a tosmon snapshot store (no {SCHEMA_FILE})")
+        damage: list[Damage] = []
+        files = 1
+        try:
+            version = read_json(schema).get("schema_version")
+            if version != SCHEMA_VERSION:
+                damage.append(Damage(schema, f"schema version {version!r}, expected {SCHEMA_VERSION}"))
+        except StoreError as error:
+            damage.append(Damage(schema, _problem(error)))
+        documents = 0
+        for directory in sorted(self.root.glob("[!.]*/[!.]*")):
+            if not directory.is_dir():
+                continue
+            documents += 1
+            checked, found = _verify_document(directory)
+            files += checked
+            damage.extend(found)
+        return Verification(documents, files, tuple(damage))
+
+
+def _problem(error: StoreError) -> str:
+    return str(error).split(": ", 1)[-1]
+
+
+def _verify_document(directory: Path) -> tuple[int, list[Damage]]:
+    damage: list[Damage] = []
+    files = 0
+
+    def meta(path: Path, required: tuple[str, ...]) -> dict[str, object] | None:
+        nonlocal files
+        files += 1
+        try:
+            data = read_json(path)
+        except StoreError as error:
+            damage.append(Damage(path, _problem(error)))
+            return None
+        missing = [key for key in required if key not in data]
+        if missing:
+            damage.append(Damage(path, f"missing {', '.join(missing)}"))
+            return None
+        return data
+
+    def matches(path: Path, data: dict[str, object], what: str) -> bool:
+        nonlocal files
+        if not path.is_file():
+            damage.append(Damage(path, f"missing: its metadata says it is {what}"))
+            return False
+        files += 1
+        if _sha256(path) != data["sha256"]:
+            damage.append(Damage(path, f"content does not match its recorded sha256 ({what})"))
+            return False
+        return True
+
+    info = directory / "document.json"
+    if info.exists():
+        meta(info, ("service", "document", "url"))
+    else:
+        damage.append(Damage(info, "missing: the folder holds a document without its description"))
+    raw_files = set()
+    for path in sorted((directory / "raw").glob("[0-9]*.json")):
+        data = meta(path, ("file", "sha256", "size"))
+        if data is None:
+            continue
+        body = directory / str(data["file"])
+        if body.parent != directory / "raw" or body.name == path.name:
+            damage.append(Damage(path, f"points outside its folder: {data['file']!r}"))
+            continue
+        raw_files.add(str(data["file"]))
+        if matches(body, data, f"the snapshot {path.name}") and body.stat().st_size != data["size"]:
+            damage.append(
+                Damage(body, f"size {body.stat().st_size} differs from the recorded {data['size']}")
+            )
+    versions = []
+    for path in (directory / "versions").glob("[0-9]*.json"):
+        data = meta(path, ("date", "sha256"))
+        if data is None:
+            continue
+        try:
+            versions.append((datetime.fromisoformat(str(data["date"])), path.stem, path, data))
+        except ValueError:
+            damage.append(Damage(path, f"unreadable date {data['date']!r}"))
+    versions.sort()  # the order Store.versions gives
+    names = {stem for _, stem, _, _ in versions}
+    previous_hash = None
+    for _, _, path, data in versions:
+        text = path.with_suffix(".md")
+        if not matches(text, data, f"the version {path.stem}"):
+            continue
+        snapshot = data.get("snapshot")
+        if snapshot is not None and snapshot not in raw_files and not (directory / str(snapshot)).is_file():
+            damage.append(Damage(path, f"its snapshot {snapshot} is not in the store"))
+        previous = data.get("previous")
+        if previous is not None and previous not in names:
+            damage.append(Damage(path, f"its previous version {previous} is not in the store"))
+        if data["sha256"] == previous_hash:
+            damage.append(
+                Damage(path, "same text as the version before it (a version exists only on change)")
+            )
+        previous_hash = data["sha256"]
+    state = directory / "state.json"
+    if state.exists():
+        meta(state, ())
+    return files, damage

@@ -5,7 +5,7 @@ Each command lives in its own module and registers itself on `main`.
 
 from __future__ import annotations
 
-from tosmon.cli import check, demo, diff  # noqa: F401  (registers the commands)
+from tosmon.cli import check, demo, diff, verify  # noqa: F401  (registers the commands)
 from tosmon.cli.base import main
 
 __all__ = ["main"]
