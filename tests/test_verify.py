@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from tosmon.store import Store
 
 DATA = Path(__file__).parent / "data"
 DAMAGE = yaml.safe_load((DATA / "store_damage.yaml").read_text(encoding="utf-8"))
+# Two nights, so that file names and their order are the same on every run of the tests.
+CLOCKS = [lambda: datetime(2026, 11, 25, 4, tzinfo=UTC), lambda: datetime(2026, 11, 26, 4, tzinfo=UTC)]
 PAGE = "<html><body><main><h1>Terms</h1><p>{clause}</p><p>{filler}</p></main></body></html>"
 
 
@@ -34,7 +37,7 @@ def checked_twice(httpserver: HTTPServer, tmp_path: Path) -> tuple[Store, Docume
     document = Document("Tunehaven", "Terms of Service", httpserver.url_for("/terms"))
     store = Store(tmp_path / "snapshots").open()
     settings = FetchSettings(timeout=2.0, retries=0)
-    statuses = [check((document,), store, settings=settings).results[0].status for _ in range(2)]
+    statuses = [check((document,), store, settings=settings, now=clock).results[0].status for clock in CLOCKS]
     assert statuses == ["new", "changed"]
     return store, document
 
@@ -94,9 +97,9 @@ def test_leftovers_of_an_interrupted_run_are_not_damage(
 ) -> None:
     store, document = checked_twice
     directory = store.directory(document)
-    (directory / "raw" / ".2026-11-26T04-00-00Z.html.4242.tmp").write_bytes(b"<html>half")
-    (directory / "raw" / "2026-11-26T04-00-00Z.html").write_bytes(b"<html>a body whose metadata never came")
-    (directory / "versions" / "2026-11-26T04-00-00Z.md").write_text("a text whose metadata never came\n")
+    (directory / "raw" / ".2026-11-27T04-00-00Z.html.4242.tmp").write_bytes(b"<html>half")
+    (directory / "raw" / "2026-11-27T04-00-00Z.html").write_bytes(b"<html>a body whose metadata never came")
+    (directory / "versions" / "2026-11-27T04-00-00Z.md").write_text("a text whose metadata never came\n")
     outcome = tosmon("verify", "--snapshots", store.root)
     assert outcome.code == 0
     assert outcome.stdout == ""

@@ -407,7 +407,7 @@ def _verify_document(directory: Path) -> tuple[int, list[Damage]]:
         except ValueError:
             damage.append(Damage(path, f"unreadable date {data['date']!r}"))
     versions.sort()  # the order Store.versions gives
-    names = {stem for _, stem, _, _ in versions}
+    names = {path.stem for path in (directory / "versions").glob("[0-9]*.json")}
     previous_hash = None
     for _, _, path, data in versions:
         text = path.with_suffix(".md")
