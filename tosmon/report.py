@@ -12,7 +12,11 @@ from tosmon.errors import ExitCode
 from tosmon.models import Change, CheckResult, CheckRun, Flag
 
 SCHEMA_VERSION = 1
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Whole escape sequences first (CSI, and OSC up to BEL or ST), so no `[31m` is left behind; then any
+# other control character.
+CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def safe_text(text: str) -> str:

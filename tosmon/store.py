@@ -153,6 +153,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._owners: dict[Path, tuple[str, str]] = {}  # folder -> (service, document) it belongs to
 
     def open(self) -> Store:
         """Create the store if needed and refuse one written by a newer tosmon."""
@@ -198,7 +199,20 @@ class Store:
             handle.close()
 
     def directory(self, document: Document) -> Path:
-        return self.root / slug(document.service) / slug(document.name)
+        """The document's folder; refuse one that holds another document whose names map to the same."""
+        directory = self.root / slug(document.service) / slug(document.name)
+        owner = self._owners.get(directory)
+        if owner is None:
+            info = directory / "document.json"
+            known = read_json(info) if info.exists() else {}
+            owner = (str(known.get("service", document.service)), str(known.get("document", document.name)))
+            self._owners[directory] = owner
+        if owner != (document.service, document.name):
+            raise StoreError(
+                f"{directory}: holds {owner[0]!r} {owner[1]!r}, whose file name is the same as "
+                f"{document.service!r} {document.name!r}'s; rename one of them"
+            )
+        return directory
 
     def _describe(self, document: Document) -> Path:
         directory = self.directory(document)

@@ -80,6 +80,8 @@ def parse_watchlist(text: str, path: Path) -> Watchlist:
         ) from None
     except yaml.YAMLError as error:
         raise ConfigError([Problem(str(path), 1, 1, "", f"invalid YAML: {error}")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(str(path), 1, 1, "", "invalid YAML: nested too deeply")]) from None
     if root is None:
         raise ConfigError(
             [Problem(str(path), 1, 1, "", "the watchlist is empty: expected a `services:` mapping")]
@@ -113,6 +115,10 @@ class _Checker:
             self.problem(node, where, "YAML aliases are not supported here")
             return False
         self._seen.add(id(node))
+        # Nothing is ever constructed from a tag, but a `!!python/...` tag is a sign of a hostile file.
+        if not node.tag.startswith("tag:yaml.org,2002:") or "python/" in node.tag:
+            self.problem(node, where, f"the YAML tag {node.tag!r} is not allowed")
+            return False
         return True
 
     def mapping(
@@ -162,6 +168,19 @@ class _Checker:
             self.problem(node, where, "must not be empty")
             return None
         return node.value
+
+    def plain(self, node: yaml.Node, where: str) -> object:
+        """Free-form data (the `flags:` taxonomy) as plain Python values; no alias, no custom tag."""
+        if isinstance(node, yaml.MappingNode):
+            return {key: self.plain(value, _join(where, key)) for key, _, value in self.mapping(node, where)}
+        if not self._once(node, where):
+            return None
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        if node.tag.rsplit(":", 1)[-1] not in ("str", "int", "float", "bool", "null"):
+            self.problem(node, where, f"the YAML tag {node.tag!r} is not allowed")
+            return None
+        return yaml.safe_load(yaml.serialize(node))
 
     def integer(self, node: yaml.Node, where: str, low: int, high: int) -> int | None:
         if not self._once(node, where):
@@ -273,11 +292,7 @@ class _Checker:
         email = self.email(found["email"][1], "email") if "email" in found else None
         flags: dict[str, object] = {}
         if "flags" in found:
-            flags = (
-                yaml.safe_load(yaml.serialize(found["flags"][1]))
-                if self._once(found["flags"][1], "flags")
-                else {}
-            )
+            flags = self.plain(found["flags"][1], "flags")
             from tosmon.flag import taxonomy_problems
 
             for what in taxonomy_problems(flags):
