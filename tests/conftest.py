@@ -44,11 +44,7 @@ def tosmon_process() -> Callable[..., subprocess.Popen[str]]:
         env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **kwargs.pop("env", {})}  # type: ignore[dict-item]
         return subprocess.Popen(  # type: ignore[call-overload]
             [sys.executable, "-m", "tosmon", *map(str, args)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            **kwargs,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
         )
 
     return start
