@@ -9,6 +9,7 @@ no tag can construct anything.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,22 @@ class Watchlist:
             if document.id == document_id:
                 return document
         raise KeyError(document_id)
+
+
+def shard(documents: tuple[Document, ...], index: int, count: int) -> tuple[Document, ...]:
+    """The documents of shard `index` of `count` (1-based), for machines or cron jobs sharing a watchlist.
+
+    A document's shard depends only on its names (a hash, the same on every machine), so adding or
+    removing documents never moves the others from one shard to another.
+    """
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 <= I <= N")
+    return tuple(d for d in documents if _shard_of(d, count) == index)
+
+
+def _shard_of(document: Document, count: int) -> int:
+    key = f"{document.service}\x00{document.name}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % count + 1
 
 
 def load_watchlist(path: Path) -> Watchlist:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,13 +11,15 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tosmon.check import check
-from tosmon.cli.base import handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, render_run
+from tosmon.errors import ExitCode
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
 from tosmon.report import exit_code, run_to_json
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
+from tosmon.watchlist import shard as select_shard
 
 
 @main.command("check")
@@ -29,10 +32,23 @@ from tosmon.watchlist import load_watchlist
     show_default=True,
     help="Seconds to wait for another run holding the store.",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Check only part I of N of the watchlist (deterministic), to share it between machines or jobs.",
+)
 @handle_errors
-def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: float) -> None:
+def check_command(
+    watchlist: Path, snapshots: Path | None, as_json: bool, wait: float, shard: str | None
+) -> None:
     """Check every document once: fetch, extract, store, diff, flag and report."""
     config = load_watchlist(watchlist)
+    documents = config.documents
+    if shard is not None:
+        part = re.fullmatch(r"(\d+)/(\d+)", shard.strip())
+        if not part or not 1 <= int(part[1]) <= int(part[2]):
+            fail(f"--shard: expected I/N with 1 <= I <= N, found {shard!r}", ExitCode.USAGE)
+        documents = select_shard(documents, int(part[1]), int(part[2]))
     store = Store(store_path(watchlist, snapshots)).open()
     console = make_console()
     err_console = make_console(stderr=True)
@@ -46,14 +62,14 @@ def check_command(watchlist: Path, snapshots: Path | None, as_json: bool, wait: 
                 console=err_console,
                 transient=True,
             ) as bar:
-                task = bar.add_task("check", total=len(config.documents))
+                task = bar.add_task("check", total=len(documents))
 
                 def advance(_: CheckResult) -> None:
                     bar.advance(task)
 
-                run = check(config.documents, store, taxonomy=load_taxonomy(config.flags), progress=advance)
+                run = check(documents, store, taxonomy=load_taxonomy(config.flags), progress=advance)
         else:
-            run = check(config.documents, store, taxonomy=load_taxonomy(config.flags))
+            run = check(documents, store, taxonomy=load_taxonomy(config.flags))
     if as_json:
         click.echo(json.dumps(run_to_json(run), ensure_ascii=False, indent=2))
     else:
