@@ -15,7 +15,8 @@
 `<stamp>` is the UTC time of the fetch, `2026-11-26T04-00-00Z`. Every file is written to a
 temporary name and renamed into place, and a version's `.json` is written last: a version exists
 only once its metadata does, so an interrupted run never leaves a half version behind. Nothing is
-ever overwritten except state.json.
+ever overwritten except state.json and document.json. A run holding the lock syncs the disk once
+when it ends, rather than each file as it is written. `Store.verify` checks all of this.
 """
 
 from __future__ import annotations
@@ -86,24 +87,22 @@ def parse_stamp(name: str) -> datetime:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary file beside `path`, then rename: readers and the next run see all or nothing.
+
+    No fsync per file (8 ms each here, 50 ms a document): the run syncs the store once at its end.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            temporary.write_bytes(data)
+        except FileNotFoundError:  # a new folder: created only then, not before every write
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise StoreError(f"{path}: cannot write: {error.strerror or error}") from None
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def write_json(path: Path, data: object) -> None:
@@ -195,6 +194,7 @@ class Store:
             handle.write(f"{os.getpid()}\n")
             handle.flush()
             yield
+            os.sync()  # what this run wrote reaches the disk before the next run may start
         finally:
             handle.close()
 
