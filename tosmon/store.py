@@ -153,6 +153,7 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._owners: dict[Path, tuple[str, str]] = {}  # folder -> (service, document) it belongs to
+        self._described: dict[Path, dict[str, str]] = {}  # folder -> its document.json as last seen
 
     def open(self) -> Store:
         """Create the store if needed and refuse one written by a newer tosmon."""
@@ -218,8 +219,10 @@ class Store:
         directory = self.directory(document)
         info = directory / "document.json"
         wanted = {"service": document.service, "document": document.name, "url": document.url}
-        if not info.exists() or read_json(info) != wanted:
-            write_json(info, wanted)
+        if self._described.get(directory) != wanted:  # read once a run, not at every write
+            if not info.exists() or read_json(info) != wanted:
+                write_json(info, wanted)
+            self._described[directory] = wanted
         return directory
 
     # -- raw snapshots -----------------------------------------------------------------------
