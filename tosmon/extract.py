@@ -109,6 +109,7 @@ TRACKING_PARAMS = re.compile(
 )
 INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")  # a regex: str.translate was 1.5 ms a page
 _translator = HTMLTranslator()
+XML_INCOMPATIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 TEXT_BYTES = bytes(range(32, 256)) + b"\t\n\v\f\r\x1b"
 
 
@@ -147,7 +148,7 @@ def is_binary(body: bytes) -> bool:
     sample = body[:8192]
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16/32 byte order marks
         return False
-    return b"\x00" in sample or len(sample.translate(None, TEXT_BYTES)) > len(sample) // 100
+    return b"\x00" in sample or len(sample.translate(None, TEXT_BYTES)) > len(sample) // 20
 
 
 def is_html(content_type: str, body: bytes) -> bool:
@@ -175,7 +176,8 @@ def extract(
         raise ExtractError("the response is binary data, not a text or HTML page; not recorded")
     if not is_html(content_type, body):
         return normalize_text(decode(body, content_type))
-    html = decode(body, content_type)
+    # Control characters (a stray \x1f in a real page) would make lxml refuse any text set later.
+    html = XML_INCOMPATIBLE.sub(" ", decode(body, content_type))
     if not html.strip():
         return ""
     # huge_tree lifts libxml2's nesting limit from 256 levels to 2048; past the limit the parser
