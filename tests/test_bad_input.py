@@ -135,14 +135,18 @@ def test_documents_whose_names_map_to_the_same_folder_are_never_mixed(
 def test_terminal_report_strips_control_sequences_from_page_text_and_names(
     httpserver: HTTPServer, tmp_path: Path, tosmon: Callable[..., Any]
 ) -> None:
+    # A plain-text page: its escape sequences reach the report as they are (HTML drops control characters).
     clauses = iter(
         [
             "You keep your rights.",
             "We may \x1b[2J\x1b]0;pwned\x07train \x1b[31mmodels\x1b[0m on your content.",
         ]
     )
+    intro = (
+        "Terms of Service\n\nThese terms govern your use of the service and everything you upload to it.\n\n"
+    )
     httpserver.expect_request("/terms").respond_with_handler(
-        lambda request: Response(PAGE.format(clause=next(clauses)), content_type="text/html")
+        lambda request: Response(intro + next(clauses), content_type="text/plain; charset=utf-8")
     )
     watchlist = tmp_path / "watchlist.yaml"
     watchlist.write_text(
@@ -151,10 +155,20 @@ def test_terminal_report_strips_control_sequences_from_page_text_and_names(
     )
     assert tosmon("check", "--watchlist", watchlist).code == 1
     outcome = tosmon("check", "--watchlist", watchlist)
-    assert outcome.code in (1, 2)
+    assert outcome.code == 2  # the new clause is flagged
     assert "\x1b" not in outcome.stdout and "\x07" not in outcome.stdout
     assert "+ We may train models on your content." in outcome.stdout
     assert "EvilCorp" in outcome.stdout and "[31m" not in outcome.stdout
+
+
+def test_control_characters_of_an_html_page_are_not_recorded(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_request("/terms").respond_with_data(
+        PAGE.format(clause="We may \x1b[31mtrain\x1b[0m models\x0con it.\x07"), content_type="text/html"
+    )
+    document = Document("Evil", "Terms", httpserver.url_for("/terms"))
+    store = Store(tmp_path / "snapshots").open()
+    assert check((document,), store, settings=FAST).results[0].status == "new"
+    assert store.latest_version(document).text.endswith("\nWe may [31mtrain[0m models on it.\n")
 
 
 def test_json_report_escapes_control_characters(

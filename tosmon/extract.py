@@ -176,8 +176,9 @@ def extract(
         raise ExtractError("the response is binary data, not a text or HTML page; not recorded")
     if not is_html(content_type, body):
         return normalize_text(decode(body, content_type))
-    # Control characters (a stray \x1f in a real page) would make lxml refuse any text set later.
-    html = XML_INCOMPATIBLE.sub(" ", decode(body, content_type))
+    # Control characters (a stray \x1f in a real page) would make lxml refuse any text set later;
+    # a browser shows none of them, and \v and \f are white space.
+    html = XML_INCOMPATIBLE.sub(lambda m: " " if m[0] in "\v\f" else "", decode(body, content_type))
     if not html.strip():
         return ""
     # huge_tree lifts libxml2's nesting limit from 256 levels to 2048; past the limit the parser
