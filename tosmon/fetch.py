@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import re
 import zlib
 from collections import defaultdict
@@ -232,9 +233,12 @@ class _PerHostTransport(httpx.AsyncBaseTransport):
 
 
 def new_client(settings: FetchSettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=_PerHostTransport(settings),
-        follow_redirects=True,
-        max_redirects=10,
-        timeout=settings.timeout,
-    )
+    options = {"follow_redirects": True, "max_redirects": 10, "timeout": settings.timeout}
+    if any(
+        value and key.lower() in ("http_proxy", "https_proxy", "all_proxy")
+        for key, value in os.environ.items()
+    ):
+        # httpx honours HTTP(S)_PROXY only with its own transport: keep it, with its single pool.
+        limits = httpx.Limits(max_connections=settings.total, max_keepalive_connections=settings.total)
+        return httpx.AsyncClient(limits=limits, **options)
+    return httpx.AsyncClient(transport=_PerHostTransport(settings), **options)
