@@ -24,10 +24,10 @@ PAGE = (
 
 @pytest.fixture
 def slow_watchlist(httpserver: HTTPServer, tmp_path: Path) -> tuple[Path, list[Document]]:
-    """Three documents whose server takes 0.5 s to answer, so that a run holds the store a while."""
+    """Three documents whose server takes 1 s to answer, so that a run holds the store a while."""
 
     def slowly(request: Request) -> Response:
-        time.sleep(0.5)
+        time.sleep(1.0)
         return Response(PAGE, content_type="text/html")
 
     httpserver.expect_request("/terms").respond_with_handler(slowly)
