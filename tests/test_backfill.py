@@ -263,7 +263,7 @@ def test_backfill_gives_up_on_a_capture_after_the_retries(tmp_path, archive) -> 
         taxonomy=load_taxonomy(), settings=replace(POLITE, host_delay=0, backoff=0.01),
     )  # fmt: skip
     assert [(r.status, r.error) for r in result.results] == [
-        ("error", "capture 20240207120000: HTTP 503 Service Unavailable")
+        ("error", "capture 20240207120000: HTTP 503 Service Unavailable (gave up after 5 attempts)")
     ]
     assert captures_fetched(archive).count("20240207120000id_") == 1 + POLITE.retries
     assert store.versions(DOCUMENT) == []

@@ -153,9 +153,9 @@ services:
     status = {d["service"]: (d["status"], d["error"]) for d in report["documents"]}
     assert status["Good"] == ("new", None)
     assert status["Refused"][0] == "error" and "cannot connect" in status["Refused"][1]
-    assert status["Broken"] == ("error", "HTTP 500 INTERNAL SERVER ERROR")
+    assert status["Broken"] == ("error", "HTTP 500 Internal Server Error")
     assert status["Slow"][0] == "error" and "timed out" in status["Slow"][1]
-    assert status["Missing"] == ("error", "HTTP 404 NOT FOUND")
+    assert status["Missing"] == ("error", "HTTP 404 Not Found")
     assert status["Empty"][0] == "error" and "no text" in status["Empty"][1]
     store = watchlist.parent / "snapshots"
     assert list((store / "Good" / "Terms-of-Service" / "versions").glob("*.md"))

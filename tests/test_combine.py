@@ -99,7 +99,7 @@ def test_a_page_that_fails_names_its_url_and_records_nothing(
 
     assert (result["status"], result["error"]) == (
         "error",
-        f"{httpserver.url_for('/terms/2')}: HTTP 404 NOT FOUND",
+        f"{httpserver.url_for('/terms/2')}: HTTP 404 Not Found",
     )
     assert stored(watchlist, "versions", "*.md") == []
 

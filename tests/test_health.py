@@ -235,10 +235,10 @@ def test_failing_site_alerts_when_it_starts_failing_and_when_it_recovers(tosmon,
         outcomes.append(tosmon("check", "--watchlist", site.watchlist, "--json"))
     first, second = (json.loads(o.stdout)["documents"][0] for o in outcomes)
     assert [o.code for o in outcomes] == [ExitCode.DOCUMENT_FAILED, ExitCode.DOCUMENT_FAILED]
-    assert first["error"] == "HTTP 404 NOT FOUND"
+    assert first["error"] == "HTTP 404 Not Found"
     assert (first["repeat"], second["repeat"]) == (False, True)
     assert second["notice"].startswith("still a problem since ")
     code, result = site(tosmon, page(CLAUSES))
     assert (code, result["status"]) == (ExitCode.OK, "unchanged")
-    assert result["notice"].startswith("recovered: HTTP 404 NOT FOUND (since ")
+    assert result["notice"].startswith("recovered: HTTP 404 Not Found (since ")
     assert result["recovered"] is True

@@ -207,7 +207,7 @@ def test_report_lists_flags_first_then_the_diff_then_failures(tosmon, site, watc
     assert flagged < changes < failed
     assert "+ You explicitly agree" not in text  # shown once, as a flag
     assert "~ Do not upload content you do not have the rights [-to.-]{+to, or you will be removed.+}" in text
-    assert "- Bandcamp Terms of Service: HTTP 404 NOT FOUND" in text
+    assert "- Bandcamp Terms of Service: HTTP 404 Not Found" in text
     assert (
         subject(message) == "[tosmon] SoundCloud Terms of Service: new AI training clause; 1 document failed"
     )

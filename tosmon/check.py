@@ -353,6 +353,8 @@ async def check_async(
     async def one(document: Document) -> CheckResult:
         try:
             result = await _check_document(fetcher, browser, store, document, taxonomy)
+        except StoreError as error:  # e.g. the document's folder belongs to another document
+            result = CheckResult(document, "error", error=str(error), checked_at=now())
         except Exception as error:
             result = CheckResult(
                 document, "error", error=f"internal error: {type(error).__name__}: {error}", checked_at=now()

@@ -6,18 +6,18 @@ Terminal rendering lives in the CLI's console helper; e-mail rendering in notify
 
 from __future__ import annotations
 
-import re
-
 from tosmon.errors import ExitCode
+from tosmon.extract import CONTROL_SEQUENCE
 from tosmon.models import Change, CheckResult, CheckRun, Flag
 
 SCHEMA_VERSION = 1
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Whole escape sequences first (CSI, and OSC up to BEL or ST), so no `[31m` is left behind; then any
+# other control character.
 
 
 def safe_text(text: str) -> str:
     """Page text with control characters removed, so a page cannot drive the user's terminal."""
-    return CONTROL.sub("", text)
+    return CONTROL_SEQUENCE.sub("", text)
 
 
 def changes_to_json(changes: tuple[Change, ...] | list[Change]) -> dict[str, list[object]]:

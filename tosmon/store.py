@@ -15,7 +15,8 @@
 `<stamp>` is the UTC time of the fetch, `2026-11-26T04-00-00Z`. Every file is written to a
 temporary name and renamed into place, and a version's `.json` is written last: a version exists
 only once its metadata does, so an interrupted run never leaves a half version behind. Nothing is
-ever overwritten except state.json.
+ever overwritten except state.json and document.json. A run holding the lock syncs the disk once
+when it ends, rather than each file as it is written. `Store.verify` checks all of this.
 """
 
 from __future__ import annotations
@@ -86,24 +87,22 @@ def parse_stamp(name: str) -> datetime:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary file beside `path`, then rename: readers and the next run see all or nothing.
+
+    No fsync per file (8 ms each here, 50 ms a document): the run syncs the store once at its end.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            temporary.write_bytes(data)
+        except FileNotFoundError:  # a new folder: created only then, not before every write
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise StoreError(f"{path}: cannot write: {error.strerror or error}") from None
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def write_json(path: Path, data: object) -> None:
@@ -120,11 +119,41 @@ def read_json(path: Path) -> dict[str, object]:
     return data
 
 
+@dataclass(frozen=True)
+class Damage:
+    """One file of the store that does not match its record or breaks the store's rules."""
+
+    path: Path
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `Store.verify` looked at and what it found wrong."""
+
+    documents: int
+    files: int
+    damage: tuple[Damage, ...]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Store:
     """A directory of documents, their raw snapshots and their versions."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._owners: dict[Path, tuple[str, str]] = {}  # folder -> (service, document) it belongs to
+        self._described: dict[Path, dict[str, str]] = {}  # folder -> its document.json as last seen
 
     def open(self) -> Store:
         """Create the store if needed and refuse one written by a newer tosmon."""
@@ -166,18 +195,34 @@ class Store:
             handle.write(f"{os.getpid()}\n")
             handle.flush()
             yield
+            os.sync()  # what this run wrote reaches the disk before the next run may start
         finally:
             handle.close()
 
     def directory(self, document: Document) -> Path:
-        return self.root / slug(document.service) / slug(document.name)
+        """The document's folder; refuse one that holds another document whose names map to the same."""
+        directory = self.root / slug(document.service) / slug(document.name)
+        owner = self._owners.get(directory)
+        if owner is None:
+            info = directory / "document.json"
+            known = read_json(info) if info.exists() else {}
+            owner = (str(known.get("service", document.service)), str(known.get("document", document.name)))
+            self._owners[directory] = owner
+        if owner != (document.service, document.name):
+            raise StoreError(
+                f"{directory}: holds {owner[0]!r} {owner[1]!r}, whose file name is the same as "
+                f"{document.service!r} {document.name!r}'s; rename one of them"
+            )
+        return directory
 
     def _describe(self, document: Document) -> Path:
         directory = self.directory(document)
         info = directory / "document.json"
         wanted = {"service": document.service, "document": document.name, "url": document.url}
-        if not info.exists() or read_json(info) != wanted:
-            write_json(info, wanted)
+        if self._described.get(directory) != wanted:  # read once a run, not at every write
+            if not info.exists() or read_json(info) != wanted:
+                write_json(info, wanted)
+            self._described[directory] = wanted
         return directory
 
     def documents(self) -> list[Document]:
@@ -298,3 +343,117 @@ class Store:
 
     def save_state(self, document: Document, state: dict[str, object]) -> None:
         write_json(self._describe(document) / "state.json", state)
+
+    # -- verification ------------------------------------------------------------------------
+
+    def verify(self) -> Verification:
+        """Check every stored file against its recorded hash, and the layout's rules, without writing.
+
+        Leftovers of an interrupted run (temporary files, a body or text whose metadata was never
+        written) are not damage: by the layout's rule they never became a snapshot or a version.
+        """
+        schema = self.root / SCHEMA_FILE
+        if not schema.is_file():
+            raise StoreError(f"{self.root}: not a tosmon snapshot store (no {SCHEMA_FILE})")
+        damage: list[Damage] = []
+        files = 1
+        try:
+            version = read_json(schema).get("schema_version")
+            if version != SCHEMA_VERSION:
+                damage.append(Damage(schema, f"schema version {version!r}, expected {SCHEMA_VERSION}"))
+        except StoreError as error:
+            damage.append(Damage(schema, _problem(error)))
+        documents = 0
+        for directory in sorted(self.root.glob("[!.]*/[!.]*")):
+            if not directory.is_dir():
+                continue
+            documents += 1
+            checked, found = _verify_document(directory)
+            files += checked
+            damage.extend(found)
+        return Verification(documents, files, tuple(damage))
+
+
+def _problem(error: StoreError) -> str:
+    return str(error).split(": ", 1)[-1]
+
+
+def _verify_document(directory: Path) -> tuple[int, list[Damage]]:
+    damage: list[Damage] = []
+    files = 0
+
+    def meta(path: Path, required: tuple[str, ...]) -> dict[str, object] | None:
+        nonlocal files
+        files += 1
+        try:
+            data = read_json(path)
+        except StoreError as error:
+            damage.append(Damage(path, _problem(error)))
+            return None
+        missing = [key for key in required if key not in data]
+        if missing:
+            damage.append(Damage(path, f"missing {', '.join(missing)}"))
+            return None
+        return data
+
+    def matches(path: Path, data: dict[str, object], what: str) -> bool:
+        nonlocal files
+        if not path.is_file():
+            damage.append(Damage(path, f"missing: its metadata says it is {what}"))
+            return False
+        files += 1
+        if _sha256(path) != data["sha256"]:
+            damage.append(Damage(path, f"content does not match its recorded sha256 ({what})"))
+            return False
+        return True
+
+    info = directory / "document.json"
+    if info.exists():
+        meta(info, ("service", "document", "url"))
+    else:
+        damage.append(Damage(info, "missing: the folder holds a document without its description"))
+    raw_files = set()
+    for path in sorted((directory / "raw").glob("[0-9]*.json")):
+        data = meta(path, ("file", "sha256", "size"))
+        if data is None:
+            continue
+        body = directory / str(data["file"])
+        if body.parent != directory / "raw" or body.name == path.name:
+            damage.append(Damage(path, f"points outside its folder: {data['file']!r}"))
+            continue
+        raw_files.add(str(data["file"]))
+        if matches(body, data, f"the snapshot {path.name}") and body.stat().st_size != data["size"]:
+            damage.append(
+                Damage(body, f"size {body.stat().st_size} differs from the recorded {data['size']}")
+            )
+    versions = []
+    for path in (directory / "versions").glob("[0-9]*.json"):
+        data = meta(path, ("date", "sha256"))
+        if data is None:
+            continue
+        try:
+            versions.append((datetime.fromisoformat(str(data["date"])), path.stem, path, data))
+        except ValueError:
+            damage.append(Damage(path, f"unreadable date {data['date']!r}"))
+    versions.sort()  # the order Store.versions gives
+    names = {path.stem for path in (directory / "versions").glob("[0-9]*.json")}
+    previous_hash = None
+    for _, _, path, data in versions:
+        text = path.with_suffix(".md")
+        if not matches(text, data, f"the version {path.stem}"):
+            continue
+        snapshot = data.get("snapshot")
+        if snapshot is not None and snapshot not in raw_files and not (directory / str(snapshot)).is_file():
+            damage.append(Damage(path, f"its snapshot {snapshot} is not in the store"))
+        previous = data.get("previous")
+        if previous is not None and previous not in names:
+            damage.append(Damage(path, f"its previous version {previous} is not in the store"))
+        if data["sha256"] == previous_hash:
+            damage.append(
+                Damage(path, "same text as the version before it (a version exists only on change)")
+            )
+        previous_hash = data["sha256"]
+    state = directory / "state.json"
+    if state.exists():
+        meta(state, ())
+    return files, damage

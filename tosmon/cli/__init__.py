@@ -16,6 +16,7 @@ from tosmon.cli import (  # noqa: F401  (registers the commands)
     reextract,
     report,
     schedule,
+    verify,
 )
 from tosmon.cli.base import main
 

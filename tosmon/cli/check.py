@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,15 +11,17 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tosmon.check import check
-from tosmon.cli.base import handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, render_run
 from tosmon.cli.email import send_reports
+from tosmon.errors import ExitCode
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
 from tosmon.notify import build_reports, require_email
 from tosmon.report import exit_code, run_to_json
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
+from tosmon.watchlist import shard as select_shard
 
 
 @main.command("check")
@@ -32,15 +35,32 @@ from tosmon.watchlist import load_watchlist
     help="Seconds to wait for another run holding the store.",
 )
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="Check only part I of N of the watchlist (deterministic), to share it between machines or jobs.",
+)
+@click.option(
     "--email", "send_email", is_flag=True, help="E-mail a report if anything changed, was flagged or failed."
 )
 @click.option("--email-always", is_flag=True, help="E-mail a report even when nothing changed.")
 @handle_errors
 def check_command(
-    watchlist: Path, snapshots: Path | None, as_json: bool, wait: float, send_email: bool, email_always: bool
+    watchlist: Path,
+    snapshots: Path | None,
+    as_json: bool,
+    wait: float,
+    shard: str | None,
+    send_email: bool,
+    email_always: bool,
 ) -> None:
     """Check every document once: fetch, extract, store, diff, flag and report."""
     config = load_watchlist(watchlist)
+    documents = config.documents
+    if shard is not None:
+        part = re.fullmatch(r"(\d+)/(\d+)", shard.strip())
+        if not part or not 1 <= int(part[1]) <= int(part[2]):
+            fail(f"--shard: expected I/N with 1 <= I <= N, found {shard!r}", ExitCode.USAGE)
+        documents = select_shard(documents, int(part[1]), int(part[2]))
     email = require_email(config) if send_email or email_always else None
     notify_code = None
     store = Store(store_path(watchlist, snapshots)).open()
@@ -57,16 +77,14 @@ def check_command(
                 console=err_console,
                 transient=True,
             ) as bar:
-                task = bar.add_task("check", total=len(config.documents))
+                task = bar.add_task("check", total=len(documents))
 
                 def advance(_: CheckResult) -> None:
                     bar.advance(task)
 
-                run = check(
-                    config.documents, store, taxonomy=taxonomy, settings=config.fetch, progress=advance
-                )
+                run = check(documents, store, taxonomy=taxonomy, settings=config.fetch, progress=advance)
         else:
-            run = check(config.documents, store, taxonomy=taxonomy, settings=config.fetch)
+            run = check(documents, store, taxonomy=taxonomy, settings=config.fetch)
         if email is not None:
             notify_code = send_reports(build_reports(run, email, always=email_always), email, store)
     if as_json:
