@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from tosmon.backfill import POLITE, WAYBACK, Capture, backfill
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.console import make_console, render_flags
 from tosmon.errors import ExitCode, FetchError
 from tosmon.flag import load_taxonomy
@@ -21,13 +21,7 @@ from tosmon.report import safe_text
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 
-wait_option = click.option(
-    "--wait",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for another run holding the store.",
-)
+WAIT = wait_option()
 
 
 def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
@@ -80,7 +74,7 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
     help="Seconds to pause after each request to the archive.",
 )
 @store_options
-@wait_option
+@WAIT
 @handle_errors
 def backfill_command(
     document: str,
@@ -131,7 +125,7 @@ def backfill_command(
 @main.command("import-ota-versions")
 @click.argument("path", type=click.Path(path_type=Path, file_okay=False))
 @store_options
-@wait_option
+@WAIT
 @handle_errors
 def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: float) -> None:
     """Record the history held in an Open Terms Archive versions repository (git) at PATH.

@@ -84,6 +84,16 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+watchlist_option = click.option(
+    "--watchlist",
+    "watchlist",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("watchlist.yaml"),
+    show_default=True,
+    help="The watchlist file.",
+)
+
+
 def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--watchlist and --snapshots, shared by every command that reads the store."""
     command = click.option(
@@ -92,14 +102,14 @@ def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(path_type=Path, file_okay=False),
         help="The snapshot store [default: snapshots/ beside the watchlist].",
     )(command)
-    return click.option(
-        "--watchlist",
-        "watchlist",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=Path("watchlist.yaml"),
-        show_default=True,
-        help="The watchlist file.",
-    )(command)
+    return watchlist_option(command)
+
+
+def wait_option(
+    default: float = 10.0, text: str = "Seconds to wait for another run holding the store."
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--wait: how long a command that writes to the store waits for another run holding it."""
+    return click.option("--wait", type=float, default=default, show_default=True, help=text)
 
 
 def store_path(watchlist: Path, snapshots: Path | None) -> Path:

@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tosmon.check import check
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.console import make_console, render_run
 from tosmon.cli.email import send_reports
 from tosmon.errors import ExitCode
@@ -27,13 +27,7 @@ from tosmon.watchlist import shard as select_shard
 @main.command("check")
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
-@click.option(
-    "--wait",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for another run holding the store.",
-)
+@wait_option()
 @click.option(
     "--shard",
     metavar="I/N",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from tosmon.cli.base import handle_errors, main
+from tosmon.cli.base import handle_errors, main, watchlist_option
 from tosmon.errors import ExitCode
 from tosmon.notify import Delivery, Mailer, Outbox, deliver, require_email, trial_message
 from tosmon.store import Store
@@ -39,14 +39,7 @@ def email_group() -> None:
 
 
 @email_group.command("test")
-@click.option(
-    "--watchlist",
-    "watchlist",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("watchlist.yaml"),
-    show_default=True,
-    help="The watchlist file.",
-)
+@watchlist_option
 @handle_errors
 def email_test_command(watchlist: Path) -> None:
     """Send a test message to `email.to` (or every recipient) with the watchlist's SMTP settings.

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from tosmon.check import reextract
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.errors import ExitCode
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
@@ -16,13 +16,7 @@ from tosmon.watchlist import load_watchlist
 @main.command("reextract")
 @click.argument("document_id", metavar="[DOCUMENT]", required=False)
 @store_options
-@click.option(
-    "--wait",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for another run holding the store.",
-)
+@wait_option()
 @handle_errors
 def reextract_command(document_id: str | None, watchlist: Path, snapshots: Path | None, wait: float) -> None:
     """Rebuild the versions of DOCUMENT ("Service/Document"; all documents by default) from its stored

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.email import send_reports
 from tosmon.digest import digest, parse_window
 from tosmon.errors import ExitCode
@@ -21,13 +21,7 @@ from tosmon.watchlist import load_watchlist
 @store_options
 @click.option("--since", "since", required=True, metavar="DURATION", help="The window: 90m, 24h, 7d, 2w...")
 @click.option("--email", "send_email", is_flag=True, help="E-mail the digest too (even when it is empty).")
-@click.option(
-    "--wait",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for another run holding the store (with --email).",
-)
+@wait_option(text="Seconds to wait for another run holding the store (with --email).")
 @handle_errors
 def report_command(
     watchlist: Path, snapshots: Path | None, since: str, send_email: bool, wait: float

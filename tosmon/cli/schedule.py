@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tosmon.cli.base import handle_errors, main, store_options, store_path
+from tosmon.cli.base import handle_errors, main, store_options, store_path, wait_option
 from tosmon.flag import load_taxonomy
 from tosmon.notify import Mailer
 from tosmon.schedule import Scheduler, plan
@@ -23,13 +23,7 @@ from tosmon.watchlist import load_watchlist
 @click.option(
     "--email-always", is_flag=True, help="E-mail a report after every run, even when nothing changed."
 )
-@click.option(
-    "--wait",
-    type=float,
-    default=60.0,
-    show_default=True,
-    help="Seconds a run waits for another run holding the store before skipping.",
-)
+@wait_option(60.0, text="Seconds a run waits for another run holding the store before skipping.")
 @handle_errors
 def schedule_command(watchlist: Path, snapshots: Path | None, email_always: bool, wait: float) -> None:
     """Run the check on the watchlist's `schedule:` in the foreground, logging each run to stderr.
