@@ -44,7 +44,10 @@ def demo_command(keep: Path | None) -> None:
         site.version = 1
         run = check(config.documents, store)
         render_run(console, run)
-        console.print(
-            f"\nThe store is in {store.root} (try `tosmon history` there with --keep).", style="dim"
-        )
+        if keep:
+            console.print(f"\nExplore it: tosmon history --watchlist {watchlist_path}", style="dim")
+        else:
+            console.print(
+                "\nRun `tosmon demo --keep DIR` to keep the demo's store and explore it.", style="dim"
+            )
     sys.exit(ExitCode.OK if run.flags else ExitCode.CHANGED)
