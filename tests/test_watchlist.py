@@ -58,3 +58,29 @@ def test_missing_watchlist_file_is_a_config_error(tosmon, tmp_path: Path) -> Non
     outcome = tosmon("check", "--watchlist", tmp_path / "nope.yaml")
     assert outcome.code == ExitCode.CONFIG
     assert outcome.stderr.startswith(f"{tmp_path / 'nope.yaml'}:1:1: cannot read the watchlist:")
+
+
+def test_shipped_watchlist_fails_cleanly_document_by_document_without_a_network(tmp_path: Path) -> None:
+    """In an empty network namespace (no traffic can leave it) every real document fails with its reason."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = Path(__file__).parent.parent
+    if (
+        not shutil.which("unshare")
+        or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode
+    ):
+        pytest.skip("cannot make an empty network namespace here (unshare -n needs root)")
+    result = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "tosmon", "check", "--json",
+         "--watchlist", str(repo / "watchlist.yaml"), "--snapshots", str(tmp_path / "store")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == ExitCode.DOCUMENT_FAILED, result.stderr
+    documents = json.loads(result.stdout)["documents"]
+    assert len(documents) == len(load_watchlist(repo / "watchlist.yaml").documents)
+    assert all(d["status"] == "error" and d["error"].startswith("cannot connect") for d in documents)
+    assert not list((tmp_path / "store").glob("*/*/versions/*"))
