@@ -49,6 +49,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
 MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
+LONG_SEQUENCE = 1000  # keys in both sequences together, beyond which diff_sequences leaves out unshared keys
 
 
 @lru_cache(maxsize=65536)
@@ -175,13 +176,15 @@ def _encode(keys: list[str], codes: dict[str, str]) -> str:
 def diff_sequences(old: list[str], new: list[str]) -> list[tuple[int, int, int, int, int]]:
     """(op, old start, old end, new start, new end) runs of a diff of two sequences of keys.
 
-    A key found on one side only can never match, so only the keys both sides share go through
-    diff-match-patch (whose cost grows with length times differences: a page replaced by an unrelated
-    one would take seconds); the others are put back as deletions and insertions where they stood.
+    diff-match-patch's cost grows with length times differences: a long page replaced by an unrelated
+    one would take seconds. A key found on one side only can never match, so for long sequences only
+    the keys both sides share go through it, and the others are put back as deletions and insertions
+    where they stood. Short sequences (the words of a clause) are diffed whole: where several
+    alignments are equally short, diff-match-patch's choice of one is what flag.py's rules expect.
     """
     codes: dict[str, str] = {}
     old_code, new_code = _encode(old, codes), _encode(new, codes)
-    shared = set(old_code) & set(new_code)
+    shared = set(old_code) & set(new_code) if len(old) + len(new) > LONG_SEQUENCE else set(codes.values())
     old_kept = [i for i, c in enumerate(old_code) if c in shared]
     new_kept = [j for j, c in enumerate(new_code) if c in shared]
     matcher = diff_match_patch()
