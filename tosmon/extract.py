@@ -17,6 +17,7 @@ UnicodeDammit decodes bytes whose charset is missing or wrong.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import unicodedata
@@ -24,7 +25,6 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
-from bs4.dammit import UnicodeDammit
 from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
 
@@ -173,6 +173,11 @@ def decode(body: bytes, content_type: str = "") -> str:
     # UTF-8 by accident is not. UTF-16/32 are the exception (their bytes can pass as UTF-8).
     if not any(k.lower().replace("-", "").startswith(("utf16", "utf32")) for k in known):
         known.insert(0, "utf-8")
+        if not body.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00\x00\xfe\xff")):  # no UTF-16/32 mark
+            with contextlib.suppress(UnicodeDecodeError):  # what UnicodeDammit would do first, directly
+                return body.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    from bs4.dammit import UnicodeDammit  # bs4 costs 70 ms to import: only for pages that are not UTF-8
+
     dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
     if dammit.unicode_markup is None:
         return body.decode("utf-8", errors="replace")
