@@ -220,7 +220,7 @@ async def _check_document(
         if (
             same_rules
             and not trouble
-            and state.get("body_sha256") == snapshot.sha256
+            and state.get("body_sha256") == new_state["body_sha256"]
             and store.latest_version(document)
         ):
             store.save_state(document, new_state)
