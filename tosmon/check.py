@@ -18,6 +18,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -368,10 +369,18 @@ async def check_async(
     pool = _extraction_pool(len(documents))
     loop = asyncio.get_running_loop()
 
+    in_workers = pool is not None
+
     async def problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> Extracted:
-        if pool is None:
+        nonlocal in_workers
+        if not in_workers:
             return _problem_of(document, snapshot, previous)
-        return await loop.run_in_executor(pool, _problem_of, document, snapshot, previous)
+        try:
+            return await loop.run_in_executor(pool, _problem_of, document, snapshot, previous)
+        except BrokenProcessPool:
+            # A worker died (killed for memory?): the documents it held fail, the rest run in-process.
+            in_workers = False
+            raise
 
     async def one(document: Document) -> CheckResult:
         try:
