@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
-from collections.abc import Callable
+import multiprocessing
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,7 +36,10 @@ from tosmon.models import CheckResult, CheckRun, Document, Snapshot
 from tosmon.store import Store
 
 FLIP_FLOP_WINDOW = timedelta(days=30)
+POOL_MIN_DOCUMENTS = 200  # fewer documents do not repay starting worker processes
 Progress = Callable[[CheckResult], None]
+Extracted = tuple[str, Problem | None]
+Extractor = Callable[[Document, Snapshot, str | None], Awaitable[Extracted]]
 
 
 def rules_fingerprint(document: Document) -> str:
@@ -138,7 +149,8 @@ def stored_snapshot(store: Store, document: Document, meta: dict[str, object]) -
     )
 
 
-def _problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> tuple[str, Problem | None]:
+def _problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> Extracted:
+    """The page's text and what is wrong with it, if anything (run in a worker process on long runs)."""
     try:
         text = page_text(document, snapshot)
     except ExtractError as error:
@@ -171,7 +183,12 @@ def _rebase_on_new_rules(
 
 
 async def _check_document(
-    fetcher: Fetcher, browser: Browser, store: Store, document: Document, taxonomy: Taxonomy
+    fetcher: Fetcher,
+    browser: Browser,
+    store: Store,
+    document: Document,
+    taxonomy: Taxonomy,
+    problem_of: Extractor,
 ) -> CheckResult:
     if document.parts:
         return await _check_combined(fetcher, browser, store, document, taxonomy)
@@ -204,7 +221,7 @@ async def _check_document(
         if (
             same_rules
             and not trouble
-            and state.get("body_sha256") == snapshot.sha256
+            and state.get("body_sha256") == new_state["body_sha256"]
             and store.latest_version(document)
         ):
             store.save_state(document, new_state)
@@ -213,7 +230,7 @@ async def _check_document(
         if state.get("rules") and not same_rules and earlier is not None:
             rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
         previous = store.latest_version(document)
-        text, problem = _problem_of(document, snapshot, previous.text if previous else None)
+        text, problem = await problem_of(document, snapshot, previous.text if previous else None)
         if problem is not None:
             result, kept = _in_trouble(store, document, text, problem, trouble, snapshot, raw_file, taxonomy)
             if kept is not None:
@@ -349,10 +366,25 @@ async def check_async(
     fetcher = Fetcher(client, settings, now)
     own_browser = browser is None
     browser = browser or Browser(settings, now)  # starts Chromium only if a document needs it
+    pool = _extraction_pool(len(documents))
+    loop = asyncio.get_running_loop()
+
+    in_workers = pool is not None
+
+    async def problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> Extracted:
+        nonlocal in_workers
+        if not in_workers:
+            return _problem_of(document, snapshot, previous)
+        try:
+            return await loop.run_in_executor(pool, _problem_of, document, snapshot, previous)
+        except BrokenProcessPool:
+            # A worker died (killed for memory?): the documents it held fail, the rest run in-process.
+            in_workers = False
+            raise
 
     async def one(document: Document) -> CheckResult:
         try:
-            result = await _check_document(fetcher, browser, store, document, taxonomy)
+            result = await _check_document(fetcher, browser, store, document, taxonomy, problem_of)
         except StoreError as error:  # e.g. the document's folder belongs to another document
             result = CheckResult(document, "error", error=str(error), checked_at=now())
         except Exception as error:
@@ -363,14 +395,56 @@ async def check_async(
             progress(result)
         return result
 
+    results: list[CheckResult | None] = [None] * len(documents)
+    pending = iter(_hosts_in_turn(documents))  # shared: each worker takes the next document
+
+    async def worker() -> None:
+        for index in pending:
+            results[index] = await one(documents[index])
+
     try:
-        results = await asyncio.gather(*(one(d) for d in documents))
+        # A fixed number of workers, as many as may fetch at once: memory stays the same for
+        # 100 or 100,000 documents (a task per document held them all from the start).
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(len(documents), settings.total)):
+                group.create_task(worker())
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if own_client:
             await client.aclose()
         if own_browser:
             await browser.close()
-    return CheckRun(started, tuple(results))
+    return CheckRun(started, tuple(r for r in results if r is not None))
+
+
+def _hosts_in_turn(documents: tuple[Document, ...]) -> list[int]:
+    """The documents' indices, one host after another in turn, so that the workers are not all kept
+    waiting by one host's limit while other hosts are idle (watchlists group a service's documents)."""
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for index, document in enumerate(documents):
+        by_host[urlsplit(document.url).hostname or ""].append(index)
+    turns = itertools.zip_longest(*by_host.values())
+    return [index for turn in turns for index in turn if index is not None]
+
+
+def _extraction_pool(documents: int) -> ProcessPoolExecutor | None:
+    """Worker processes for extraction, the CPU-heavy stage, when the run is long enough to repay
+    starting them: the event loop then only fetches and stores, and every core works.
+
+    They are forked (cheap: they inherit the loaded modules) unless another thread exists, as a
+    forked child may inherit a lock another thread held; then they start from a fresh server.
+    """
+    workers = os.cpu_count() or 1
+    if workers < 2 or documents < POOL_MIN_DOCUMENTS:
+        return None
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    if method not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["tosmon.check"])
+    return ProcessPoolExecutor(workers, mp_context=context)
 
 
 def check(

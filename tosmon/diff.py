@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 
 from diff_match_patch import diff_match_patch
 
@@ -47,6 +49,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
 MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
+LONG_SEQUENCE = 1000  # keys in both sequences together, beyond which diff_sequences leaves out unshared keys
 
 
 @lru_cache(maxsize=65536)
@@ -171,14 +174,41 @@ def _encode(keys: list[str], codes: dict[str, str]) -> str:
 
 
 def diff_sequences(old: list[str], new: list[str]) -> list[tuple[int, int, int, int, int]]:
-    """(op, old start, old end, new start, new end) runs of a diff of two sequences of keys."""
+    """(op, old start, old end, new start, new end) runs of a diff of two sequences of keys.
+
+    diff-match-patch's cost grows with length times differences: a long page replaced by an unrelated
+    one would take seconds. A key found on one side only can never match, so for long sequences only
+    the keys both sides share go through it, and the others are put back as deletions and insertions
+    where they stood. Short sequences (the words of a clause) are diffed whole: where several
+    alignments are equally short, diff-match-patch's choice of one is what flag.py's rules expect.
+    """
     codes: dict[str, str] = {}
+    old_code, new_code = _encode(old, codes), _encode(new, codes)
+    shared = set(old_code) & set(new_code) if len(old) + len(new) > LONG_SEQUENCE else set(codes.values())
+    old_kept = [i for i, c in enumerate(old_code) if c in shared]
+    new_kept = [j for j, c in enumerate(new_code) if c in shared]
     matcher = diff_match_patch()
     matcher.Diff_Timeout = 0
-    diffs = matcher.diff_main(_encode(old, codes), _encode(new, codes), False)
+    diffs = matcher.diff_main(
+        "".join(old_code[i] for i in old_kept), "".join(new_code[j] for j in new_kept), False
+    )
+    full: list[tuple[int, str]] = []
+    i = j = a = b = 0  # next unplaced position in old and new, and in their shared keys
+    for op, chunk in diffs:
+        if op == 0:
+            for old_at, new_at in zip(
+                old_kept[a : a + len(chunk)], new_kept[b : b + len(chunk)], strict=True
+            ):
+                full += [(-1, old_code[i:old_at]), (1, new_code[j:new_at]), (0, old_code[old_at])]
+                i, j = old_at + 1, new_at + 1
+        a += len(chunk) if op <= 0 else 0
+        b += len(chunk) if op >= 0 else 0
+    full += [(-1, old_code[i:]), (1, new_code[j:])]
+    full = [(op, chunk) for op, chunk in full if chunk]
+    matcher.diff_cleanupMerge(full)  # one run per equality, deletion and insertion, as diff_main gives
     runs = []
     i = j = 0
-    for op, chunk in diffs:
+    for op, chunk in full:
         di = len(chunk) if op <= 0 else 0
         dj = len(chunk) if op >= 0 else 0
         runs.append((op, i, i + di, j, j + dj))
@@ -244,18 +274,20 @@ def _similar_pairs(deleted: list[str], inserted: list[str]) -> dict[int, int]:
         for word in words:
             postings[word].append(index)
     too_common = max(50, len(deleted) // 10)
+    deleted_totals = [words.total() for words in deleted_words]
     candidates: list[tuple[float, int, int]] = []
     for new_index, key in enumerate(inserted):
         words = Counter(key.split())
-        shared: Counter[int] = Counter()
-        for word in words:
-            hits = postings.get(word, ())
-            if len(hits) <= too_common:
-                shared.update(hits)
-        for old_index, _ in shared.most_common(5):
-            old_words = deleted_words[old_index]
-            common = sum((words & old_words).values())
-            ratio = 2 * common / (words.total() + old_words.total())
+        total = words.total()
+        hits = (postings.get(word, ()) for word in words)
+        shared = Counter(chain.from_iterable(h for h in hits if len(h) <= too_common))
+        # the five deleted clauses sharing most words (sorted is stable: ties keep first-hit order)
+        for old_index, _ in sorted(shared.items(), key=itemgetter(1), reverse=True)[:5]:
+            old_words, old_total = deleted_words[old_index], deleted_totals[old_index]
+            if 4 * min(total, old_total) < total + old_total:
+                continue  # even all of the shorter one in common could not reach the threshold
+            common = sum(min(count, old_words[word]) for word, count in words.items() if word in old_words)
+            ratio = 2 * common / (total + old_total)
             if ratio >= PAIRING_THRESHOLD:
                 candidates.append((ratio, new_index, old_index))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))

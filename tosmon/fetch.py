@@ -115,6 +115,7 @@ class Fetcher:
                 ) as response,
             ):
                 if response.status_code == 304:
+                    await response.aread()  # its empty body read, the connection is kept for the next request
                     return None
                 if response.status_code >= 400:
                     raise _http_error(response)

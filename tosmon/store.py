@@ -154,6 +154,7 @@ class Store:
         self.root = root
         self._owners: dict[Path, tuple[str, str]] = {}  # folder -> (service, document) it belongs to
         self._described: dict[Path, dict[str, str]] = {}  # folder -> its document.json as last seen
+        self._folders: dict[tuple[str, str], Path] = {}  # (service, document) -> its folder
 
     def open(self) -> Store:
         """Create the store if needed and refuse one written by a newer tosmon."""
@@ -201,7 +202,10 @@ class Store:
 
     def directory(self, document: Document) -> Path:
         """The document's folder; refuse one that holds another document whose names map to the same."""
-        directory = self.root / slug(document.service) / slug(document.name)
+        key = (document.service, document.name)
+        directory = self._folders.get(key)
+        if directory is None:  # slugs are asked for several times per document and run
+            directory = self._folders[key] = self.root / slug(document.service) / slug(document.name)
         owner = self._owners.get(directory)
         if owner is None:
             info = directory / "document.json"
@@ -238,8 +242,9 @@ class Store:
     def record_snapshot(self, document: Document, snapshot: Snapshot) -> str:
         """Keep the body as evidence (once per distinct body); return its path within the document."""
         directory = self._describe(document)
+        digest = snapshot.sha256  # a property: hashed once here, not at each use
         last = self.last_snapshot(document, snapshot.requested_url)
-        if last is not None and last.get("sha256") == snapshot.sha256:
+        if last is not None and last.get("sha256") == digest:
             return str(last["file"])
         kind = snapshot.content_type.split(";")[0].strip().lower()
         name = self._free_name(directory / "raw", stamp(snapshot.fetched_at))
@@ -254,7 +259,7 @@ class Store:
                 "status": snapshot.status,
                 "content_type": snapshot.content_type,
                 "fetched_at": snapshot.fetched_at.astimezone(UTC).isoformat(),
-                "sha256": snapshot.sha256,
+                "sha256": digest,
                 "size": len(snapshot.body),
                 "etag": snapshot.etag,
                 "last_modified": snapshot.last_modified,
