@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from tosmon.check import page_text, record
+from tosmon.check import record
+from tosmon.extract import page_text
 from tosmon.flag import load_taxonomy
 from tosmon.history import record_at
 from tosmon.models import Document, Snapshot

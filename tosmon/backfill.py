@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
-from tosmon.check import page_text
 from tosmon.errors import ExtractError, FetchError, StoreError
+from tosmon.extract import page_text
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy
 from tosmon.history import record_at, snapshot_at

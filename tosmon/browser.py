@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from tosmon.errors import ExtractError, FetchError
-from tosmon.extract import extract, is_html, is_pdf
+from tosmon.extract import is_html, is_pdf, page_text
 from tosmon.fetch import Fetcher, FetchSettings
 from tosmon.models import Document, RangeSelector, Snapshot
 
@@ -214,13 +214,7 @@ def falls_short(document: Document, snapshot: Snapshot) -> bool:
     if CHALLENGE.search(snapshot.body[:100_000]):
         return True
     try:
-        text = extract(
-            snapshot.body,
-            content_type=snapshot.content_type,
-            base_url=snapshot.final_url,
-            select=document.select,
-            remove=document.remove,
-        )
+        text = page_text(document, snapshot)
     except ExtractError:
         return True
     return not text.strip()

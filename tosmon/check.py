@@ -28,7 +28,7 @@ import httpx
 from tosmon.browser import Browser, fetch_page
 from tosmon.diff import diff_versions
 from tosmon.errors import ExtractError, FetchError, StoreError
-from tosmon.extract import apply_ignore, extract
+from tosmon.extract import page_text
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
@@ -46,18 +46,6 @@ def rules_fingerprint(document: Document) -> str:
     """What the extraction depends on besides the page: a change here invalidates the body-hash shortcut."""
     rules = json.dumps([document.url, repr(document.select), repr(document.remove), list(document.ignore)])
     return hashlib.sha256(rules.encode()).hexdigest()[:16]
-
-
-def page_text(document: Document, snapshot: Snapshot) -> str:
-    """The text tosmon compares: the extraction of the page, less the document's ignore patterns."""
-    text = extract(
-        snapshot.body,
-        content_type=snapshot.content_type,
-        base_url=snapshot.final_url,
-        select=document.select,
-        remove=document.remove,
-    )
-    return apply_ignore(text, document.ignore) if document.ignore else text
 
 
 def record(

@@ -29,7 +29,7 @@ from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
 
 from tosmon.errors import ExtractError
-from tosmon.models import RangeSelector, Selector
+from tosmon.models import Document, RangeSelector, Selector, Snapshot
 
 BLOCK_TAGS = frozenset(
     [
@@ -685,3 +685,15 @@ def apply_ignore(text: str, patterns: tuple[str, ...]) -> str:
     if not had_blank_lines:  # a line the patterns emptied is gone, not a new paragraph break
         text = "\n".join(line for line in text.split("\n") if line.strip())
     return normalize_text(text)
+
+
+def page_text(document: Document, snapshot: Snapshot) -> str:
+    """The text tosmon compares: the extraction of the page, less the document's ignore patterns."""
+    text = extract(
+        snapshot.body,
+        content_type=snapshot.content_type,
+        base_url=snapshot.final_url,
+        select=document.select,
+        remove=document.remove,
+    )
+    return apply_ignore(text, document.ignore) if document.ignore else text
