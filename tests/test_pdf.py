@@ -147,4 +147,4 @@ def test_check_reports_a_scanned_pdf_as_an_error_and_records_no_version(
     assert result["error"].startswith(
         "the PDF has no extractable text (a scanned image?); the page is kept as evidence (raw/"
     )
-    assert not (watchlist.parent / "snapshots" / "Example" / "Terms" / "versions").exists()
+    assert not list((watchlist.parent / "snapshots" / "Example" / "Terms" / "versions").iterdir())

@@ -70,6 +70,18 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+def count_words(text: str, enough: float | None = None) -> int:
+    """How many words a text has, counting no further than `enough`: whether a page is long
+    needs only its start (a full count was a tenth of the CPU a new page costs)."""
+    if enough is None:
+        return len(WORD.findall(text))
+    count = 0
+    for count, _ in enumerate(WORD.finditer(text), 1):
+        if count >= enough:
+            break
+    return count
+
+
 def language(text: str) -> str | None:
     """The language a text is written in, when its common words say so clearly."""
     counts = Counter(word for word in words(text) if len(word) <= 8)
@@ -83,25 +95,25 @@ def language(text: str) -> str | None:
 
 def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None:
     """What is wrong with a page's text, compared with the last recorded version, if anything."""
-    found = words(text)
-    short = len(found) < SHORT_PAGE_WORDS
-    title = TITLE.search(body[:50_000])
-    seen = text + " " + (title.group(1).decode("utf-8", "replace") if title else "")
-    if short and CHALLENGE.search(seen):
-        return Problem("challenge", "the site answered with a bot challenge instead of the page")
-    if short and PASSWORD_FIELD.search(body) and LOGIN_WORDS.search(text):
-        return Problem("login", "the site answered with a login page instead of the document")
+    if text == previous:  # the text the last version was accepted with
+        return None
+    before = count_words(previous) if previous is not None else 0
+    found = count_words(text, enough=max(SHORT_PAGE_WORDS, MIN_WORDS, before * LOST_SHARE))
+    if found < SHORT_PAGE_WORDS:
+        title = TITLE.search(body[:50_000])
+        seen = text + " " + (title.group(1).decode("utf-8", "replace") if title else "")
+        if CHALLENGE.search(seen):
+            return Problem("challenge", "the site answered with a bot challenge instead of the page")
+        if PASSWORD_FIELD.search(body) and LOGIN_WORDS.search(text):
+            return Problem("login", "the site answered with a login page instead of the document")
     if not found:
         return Problem("empty", "the page has no text (empty page?)")
-    if len(found) < MIN_WORDS:
-        return Problem("tiny", f"the page has almost no text ({len(found)} words)")
+    if found < MIN_WORDS:
+        return Problem("tiny", f"the page has almost no text ({found} words)")
     if previous is None:
         return None
-    before = len(words(previous))
-    if before and len(found) < before * LOST_SHARE:
-        return Problem(
-            "shrunk", f"the text lost most of its content ({before} words before, {len(found)} now)"
-        )
+    if found < before * LOST_SHARE:
+        return Problem("shrunk", f"the text lost most of its content ({before} words before, {found} now)")
     was, now = language(previous), language(text)
     if was and now and was != now:
         return Problem("language", f"the page is now in another language ({now}; it was in {was})")

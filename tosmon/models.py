@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cached_property
 from typing import Literal
 
 Status = Literal["new", "unchanged", "changed", "error"]
+
+
+def utcnow() -> datetime:
+    """The clock of a run (a function, not a lambda: worker processes may receive it pickled)."""
+    return datetime.now(UTC)
+
+
 ChangeKind = Literal["added", "removed", "changed", "moved"]
 Category = str  # "ai", "training", "licensing" or a user-defined category
 
@@ -74,8 +82,8 @@ class Snapshot:
     etag: str | None = None
     last_modified: str | None = None
 
-    @property
-    def sha256(self) -> str:
+    @cached_property
+    def sha256(self) -> str:  # asked for several times per check; a large body is hashed once
         return hashlib.sha256(self.body).hexdigest()
 
 

@@ -224,7 +224,14 @@ class Store:
         info = directory / "document.json"
         wanted = {"service": document.service, "document": document.name, "url": document.url}
         if self._described.get(directory) != wanted:  # read once a run, not at every write
-            if not info.exists() or read_json(info) != wanted:
+            if not info.exists():  # a new document: its folders at once, not each after a failed write
+                try:
+                    (directory / "raw").mkdir(parents=True, exist_ok=True)
+                    (directory / "versions").mkdir(exist_ok=True)
+                except OSError as error:
+                    raise StoreError(f"{directory}: cannot create: {error.strerror or error}") from None
+                write_json(info, wanted)
+            elif read_json(info) != wanted:
                 write_json(info, wanted)
             self._described[directory] = wanted
         return directory
