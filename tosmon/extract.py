@@ -244,9 +244,12 @@ def extract(
     # a browser shows none of them, and \v and \f are white space.
     html, utf8 = _decode(body, content_type)
     # 27 searches are 4 times faster than a regex, and faster again in UTF-8 bytes (the same bytes)
-    if any(char in html for char in XML_INCOMPATIBLE_CHARS) if not utf8 else any(
-        byte in body for byte in XML_INCOMPATIBLE_BYTES
-    ):
+    found = (
+        any(byte in body for byte in XML_INCOMPATIBLE_BYTES)
+        if utf8
+        else any(char in html for char in XML_INCOMPATIBLE_CHARS)
+    )
+    if found:
         html = XML_INCOMPATIBLE.sub(lambda m: " " if m[0] in "\v\f" else "", html)
         utf8 = False
     if not html.strip():
