@@ -54,7 +54,7 @@ def test_watchlist_nested_too_deeply_is_refused(
     Path("watchlist.yaml").write_text("services: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
     outcome = tosmon("check")
     assert outcome.code == 4
-    assert outcome.stderr == "watchlist.yaml:1:1: invalid YAML: nested too deeply\n"
+    assert outcome.stderr == "watchlist.yaml:1:110: invalid YAML: nested too deeply (over 100 levels)\n"
 
 
 HOSTILE_NAMES = [

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,6 +25,7 @@ from tosmon.models import Document, Part, RangeSelector, Selector
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
 FETCHERS = ("http", "browser", "auto")
+MAX_NESTING = 100  # a watchlist nests 6 levels; deeper is a broken or hostile file
 RANGE_KEYS = {
     "startBefore": "start_before",
     "startAfter": "start_after",
@@ -83,17 +85,7 @@ def parse_watchlist(text: str, path: Path) -> Watchlist:
 def _parse(text: str, path: Path, loader: type) -> Watchlist:
     checker = _Checker(str(path))
     try:
-        # Aliases and foreign tags are refused before anything is composed: no alias bomb ever
-        # expands, and a `!!python/...` tag (a sign of a hostile file) never reaches the walk.
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.AliasEvent):
-                checker.problem_at(event.start_mark, "", "YAML aliases are not supported in a watchlist")
-            tag = getattr(event, "tag", None)
-            if tag and (not tag.startswith("tag:yaml.org,2002:") or "python/" in tag):
-                checker.problem_at(event.start_mark, "", f"the YAML tag {tag!r} is not allowed")
-        if checker.problems:
-            raise ConfigError(checker.problems)
-        root = yaml.compose(text, Loader=loader)
+        root = _compose(text, loader, checker)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -102,8 +94,8 @@ def _parse(text: str, path: Path, loader: type) -> Watchlist:
         ) from None
     except yaml.YAMLError as error:
         raise ConfigError([Problem(str(path), 1, 1, "", f"invalid YAML: {error}")]) from None
-    except RecursionError:
-        raise ConfigError([Problem(str(path), 1, 1, "", "invalid YAML: nested too deeply")]) from None
+    if checker.problems:
+        raise ConfigError(checker.problems)
     if root is None:
         raise ConfigError(
             [Problem(str(path), 1, 1, "", "the watchlist is empty: expected a `services:` mapping")]
@@ -112,6 +104,92 @@ def _parse(text: str, path: Path, loader: type) -> Watchlist:
     if checker.problems:
         raise ConfigError(checker.problems)
     return watchlist
+
+
+class _Node:
+    """A node of the watchlist's YAML, knowing its place; lean, as a watchlist may hold 10,000
+    documents (PyYAML's nodes, with two full marks each, took 4 KB a document)."""
+
+    __slots__ = ("column", "line", "tag", "value")
+
+    def __init__(self, tag: str, value: Any, mark: yaml.Mark) -> None:
+        self.tag, self.value, self.line, self.column = tag, value, mark.line, mark.column
+
+    @property
+    def start_mark(self) -> _Node:  # where the node starts: its own line and column
+        return self
+
+
+class _Scalar(_Node):
+    __slots__ = ()
+
+
+class _Sequence(_Node):
+    __slots__ = ()
+
+
+class _Mapping(_Node):
+    __slots__ = ()
+
+
+def _compose(text: str, loader: type, checker: _Checker) -> _Node | None:
+    """The node tree of a one-document YAML stream, built from its events in one pass.
+
+    Aliases and foreign tags are refused as they come, before anything is built on them: no alias
+    bomb ever expands, and a `!!python/...` tag (a sign of a hostile file) never reaches the walk.
+    Nesting is bounded without recursion.
+    """
+    resolver = yaml.resolver.Resolver()
+    documents = 0
+    root: _Node | None = None
+    stack: list[_Node] = []
+
+    def add(node: _Node) -> None:
+        nonlocal root
+        if not stack:
+            root = node
+        elif isinstance(stack[-1], _Mapping):
+            pairs = stack[-1].value
+            if pairs and len(pairs[-1]) == 1:
+                pairs[-1] = (pairs[-1][0], node)
+            else:
+                pairs.append((node,))
+        else:
+            stack[-1].value.append(node)
+
+    for event in yaml.parse(text, Loader=loader):
+        tag = getattr(event, "tag", None)
+        if tag and tag != "!" and (not tag.startswith("tag:yaml.org,2002:") or "python/" in tag):
+            checker.problem_at(event.start_mark, "", f"the YAML tag {tag!r} is not allowed")
+        if isinstance(event, yaml.AliasEvent):
+            checker.problem_at(event.start_mark, "", "YAML aliases are not supported in a watchlist")
+            add(_Scalar("tag:yaml.org,2002:null", "", event.start_mark))
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise yaml.composer.ComposerError(
+                    None, None, "a watchlist is one YAML document; another one starts here", event.start_mark
+                )
+        elif isinstance(event, yaml.ScalarEvent):
+            if not tag or tag == "!":
+                tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+            add(_Scalar(tag, event.value, event.start_mark))
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            sequence = isinstance(event, yaml.SequenceStartEvent)
+            if not tag or tag == "!":
+                tag = resolver.resolve(
+                    yaml.SequenceNode if sequence else yaml.MappingNode, None, event.implicit
+                )
+            if len(stack) >= MAX_NESTING:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested too deeply (over {MAX_NESTING} levels)", event.start_mark
+                )
+            node = (_Sequence if sequence else _Mapping)(tag, [], event.start_mark)
+            add(node)
+            stack.append(node)
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            stack.pop()
+    return root
 
 
 def shard(documents: tuple[Document, ...], index: int, count: int) -> tuple[Document, ...]:
@@ -141,25 +219,25 @@ class _Checker:
         self.file = file
         self.problems: list[Problem] = []
 
-    def problem(self, node: yaml.Node, where: str, what: str) -> None:
+    def problem(self, node: _Node, where: str, what: str) -> None:
         self.problem_at(node.start_mark, where, what)
 
-    def problem_at(self, mark: yaml.Mark, where: str, what: str) -> None:
+    def problem_at(self, mark: yaml.Mark | _Node, where: str, what: str) -> None:
         self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, where, what))
 
     def mapping(
         self,
-        node: yaml.Node,
+        node: _Node,
         where: str,
         allowed: Callable[[str], bool] | set[str] | None = None,
-    ) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
+    ) -> list[tuple[str, _Node, _Node]]:
+        if not isinstance(node, _Mapping):
             self.problem(node, where, f"expected a mapping, found {_kind(node)}")
             return []
-        entries: list[tuple[str, yaml.Node, yaml.Node]] = []
+        entries: list[tuple[str, _Node, _Node]] = []
         keys: set[str] = set()
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            if not isinstance(key_node, _Scalar) or key_node.tag == "tag:yaml.org,2002:merge":
                 self.problem(key_node, where, "keys must be plain strings")
                 continue
             key = key_node.value
@@ -179,8 +257,8 @@ class _Checker:
             entries.append((key, key_node, value_node))
         return entries
 
-    def string(self, node: yaml.Node, where: str, *, non_empty: bool = True) -> str | None:
-        if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+    def string(self, node: _Node, where: str, *, non_empty: bool = True) -> str | None:
+        if not isinstance(node, _Scalar) or node.tag not in (
             "tag:yaml.org,2002:str",
             "tag:yaml.org,2002:int",
         ):
@@ -191,8 +269,8 @@ class _Checker:
             return None
         return node.value
 
-    def integer(self, node: yaml.Node, where: str, low: int, high: int) -> int | None:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+    def integer(self, node: _Node, where: str, low: int, high: int) -> int | None:
+        if not isinstance(node, _Scalar) or node.tag != "tag:yaml.org,2002:int":
             self.problem(node, where, f"expected a whole number, found {_kind(node)}")
             return None
         value = int(node.value, 0)
@@ -201,9 +279,9 @@ class _Checker:
             return None
         return value
 
-    def strings(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node]]:
+    def strings(self, node: _Node, where: str) -> list[tuple[str, _Node]]:
         """A string or a list of strings, as the watchlist accepts for selectors and recipients."""
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, _Sequence):
             result = []
             for i, item in enumerate(node.value):
                 value = self.string(item, f"{where}[{i}]")
@@ -213,14 +291,14 @@ class _Checker:
         value = self.string(node, where)
         return [(value, node)] if value is not None else []
 
-    def selectors(self, node: yaml.Node, where: str) -> tuple[Selector, ...]:
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        if isinstance(node, yaml.SequenceNode) and not items:
+    def selectors(self, node: _Node, where: str) -> tuple[Selector, ...]:
+        items = node.value if isinstance(node, _Sequence) else [node]
+        if isinstance(node, _Sequence) and not items:
             self.problem(node, where, "must not be an empty list")
         result: list[Selector] = []
         for i, item in enumerate(items):
-            item_where = f"{where}[{i}]" if isinstance(node, yaml.SequenceNode) else where
-            if isinstance(item, yaml.MappingNode):
+            item_where = f"{where}[{i}]" if isinstance(node, _Sequence) else where
+            if isinstance(item, _Mapping):
                 bounds: dict[str, str] = {}
                 for key, _, value_node in self.mapping(item, item_where, set(RANGE_KEYS)):
                     css = self.css(value_node, _join(item_where, key))
@@ -243,7 +321,7 @@ class _Checker:
                     result.append(css)
         return tuple(result)
 
-    def css(self, node: yaml.Node, where: str) -> str | None:
+    def css(self, node: _Node, where: str) -> str | None:
         value = self.string(node, where)
         if value is None:
             return None
@@ -253,11 +331,11 @@ class _Checker:
             return None
         return value
 
-    def plain(self, node: yaml.Node, where: str) -> object:
+    def plain(self, node: _Node, where: str) -> object:
         """Plain strings, numbers, lists and mappings (for `flags:`), aliases refused."""
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, _Mapping):
             return {str(k.value): self.plain(v, _join(where, str(k.value))) for k, v in node.value}
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, _Sequence):
             return [self.plain(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
         if node.tag == "tag:yaml.org,2002:int":
             return int(node.value, 0)
@@ -266,7 +344,7 @@ class _Checker:
         self.problem(node, where, f"expected a string, a number, a list or a mapping, found {_kind(node)}")
         return None
 
-    def cron(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+    def cron(self, node: _Node, where: str) -> tuple[str, ...]:
         from tosmon.schedule import cron_trigger
 
         result = []
@@ -279,14 +357,14 @@ class _Checker:
                 result.append(value)
         return tuple(result)
 
-    def url(self, node: yaml.Node, where: str) -> str | None:
+    def url(self, node: _Node, where: str) -> str | None:
         value = self.string(node, where)
         if value is not None and not re.match(r"https?://[^\s/?#]+", value, re.IGNORECASE):
             self.problem(node, where, f"expected an http(s) URL, found {value!r}")
             return None
         return value
 
-    def addresses(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+    def addresses(self, node: _Node, where: str) -> tuple[str, ...]:
         result = []
         for value, item in self.strings(node, where):
             if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value):
@@ -297,7 +375,7 @@ class _Checker:
 
     # -- the sections of the watchlist -------------------------------------------------------
 
-    def watchlist(self, root: yaml.Node, path: Path) -> Watchlist:
+    def watchlist(self, root: _Node, path: Path) -> Watchlist:
         sections = {"services", "defaults", "schedule", "email", "flags", "fetch"}
         found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
         defaults: dict[str, object] = {}
@@ -323,7 +401,7 @@ class _Checker:
         self.unique_folders(documents, found["services"][1])
         return Watchlist(path, tuple(documents), schedule, email, flags, fetch)
 
-    def fetch(self, node: yaml.Node) -> FetchSettings:
+    def fetch(self, node: _Node) -> FetchSettings:
         """Run-wide fetching limits: how long to wait, how often to retry, how many at once."""
         limits = {  # key: (low, high, FetchSettings field)
             "timeout": (1, 600, "timeout"),
@@ -341,7 +419,7 @@ class _Checker:
                 values[name] = number
         return FetchSettings(**values)  # type: ignore[arg-type]
 
-    def unique_folders(self, documents: list[Document], node: yaml.Node) -> None:
+    def unique_folders(self, documents: list[Document], node: _Node) -> None:
         """Two documents must never share a folder of the store (names that differ only by punctuation)."""
         from tosmon.store import slug
 
@@ -357,7 +435,7 @@ class _Checker:
                 )
             seen.setdefault(folder, document.id)
 
-    def services(self, node: yaml.Node, defaults: dict[str, object]) -> list[Document]:
+    def services(self, node: _Node, defaults: dict[str, object]) -> list[Document]:
         documents: list[Document] = []
         for service, key_node, service_node in self.mapping(node, "services"):
             where = _join("services", service)
@@ -392,13 +470,13 @@ class _Checker:
                         continue
                     settings["url"] = settings["parts"][0].url  # type: ignore[index]
                 if "url" not in settings:
-                    if isinstance(doc_node, yaml.MappingNode) and not {"url", "combine"} & _keys(doc_node):
+                    if isinstance(doc_node, _Mapping) and not {"url", "combine"} & _keys(doc_node):
                         self.problem(doc_node, doc_where, "missing `url` (or `combine`)")
                     continue
                 documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
         return documents
 
-    def document_settings(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, object]:
+    def document_settings(self, node: _Node, where: str, allowed: set[str]) -> dict[str, object]:
         settings: dict[str, object] = {}
         for key, _, value in self.mapping(node, where, allowed):
             key_where = _join(where, key)
@@ -430,9 +508,9 @@ class _Checker:
                 settings["combine"] = self.combine(value, key_where)
         return settings
 
-    def combine(self, node: yaml.Node, where: str) -> list[dict[str, object]]:
+    def combine(self, node: _Node, where: str) -> list[dict[str, object]]:
         """The pages of a document spread over several URLs: a list of `{url, select, remove}`."""
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, _Sequence):
             self.problem(
                 node, where, f"expected a list of pages ({{url, select, remove}}), found {_kind(node)}"
             )
@@ -445,18 +523,18 @@ class _Checker:
             page = self.document_settings(item, item_where, {"url", "select", "remove"})
             if "url" in page:
                 pages.append(page)
-            elif isinstance(item, yaml.MappingNode) and "url" not in _keys(item):
+            elif isinstance(item, _Mapping) and "url" not in _keys(item):
                 self.problem(item, item_where, "missing `url`")
         return pages
 
-    def pattern(self, value: str, node: yaml.Node, where: str) -> str:
+    def pattern(self, value: str, node: _Node, where: str) -> str:
         try:
             re.compile(value)
         except re.error as error:
             self.problem(node, where, f"invalid regular expression {value!r}: {error}")
         return value
 
-    def email(self, node: yaml.Node, where: str) -> EmailSettings | None:
+    def email(self, node: _Node, where: str) -> EmailSettings | None:
         found = {k: v for k, _, v in self.mapping(node, where, {"smtp", "from", "to"})}
         smtp = None
         if "smtp" in found:
@@ -529,14 +607,14 @@ def _join(where: str, *keys: str) -> str:
     return ".".join(parts)
 
 
-def _keys(node: yaml.MappingNode) -> set[str]:
-    return {key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
+def _keys(node: _Mapping) -> set[str]:
+    return {key.value for key, _ in node.value if isinstance(key, _Scalar)}
 
 
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+def _kind(node: _Node) -> str:
+    if isinstance(node, _Mapping):
         return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, _Sequence):
         return "a list"
     tag = node.tag.rsplit(":", 1)[-1]
     if tag == "null":
