@@ -14,13 +14,14 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
 import threading
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,14 +33,12 @@ from tosmon.extract import page_text
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
-from tosmon.models import CheckResult, CheckRun, Document, Snapshot
+from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
 from tosmon.store import Store
 
 FLIP_FLOP_WINDOW = timedelta(days=30)
-POOL_MIN_DOCUMENTS = 200  # fewer documents do not repay starting worker processes
+SHARD_MIN_DOCUMENTS = 200  # fewer documents do not repay starting worker processes
 Progress = Callable[[CheckResult], None]
-Extracted = tuple[str, Problem | None]
-Extractor = Callable[[Document, Snapshot, str | None], Awaitable[Extracted]]
 
 
 def rules_fingerprint(document: Document) -> str:
@@ -137,8 +136,8 @@ def stored_snapshot(store: Store, document: Document, meta: dict[str, object]) -
     )
 
 
-def _problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> Extracted:
-    """The page's text and what is wrong with it, if anything (run in a worker process on long runs)."""
+def _problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> tuple[str, Problem | None]:
+    """The page's text and what is wrong with it, if anything."""
     try:
         text = page_text(document, snapshot)
     except ExtractError as error:
@@ -176,7 +175,6 @@ async def _check_document(
     store: Store,
     document: Document,
     taxonomy: Taxonomy,
-    problem_of: Extractor,
 ) -> CheckResult:
     if document.parts:
         return await _check_combined(fetcher, browser, store, document, taxonomy)
@@ -218,7 +216,7 @@ async def _check_document(
         if state.get("rules") and not same_rules and earlier is not None:
             rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
         previous = store.latest_version(document)
-        text, problem = await problem_of(document, snapshot, previous.text if previous else None)
+        text, problem = _problem_of(document, snapshot, previous.text if previous else None)
         if problem is not None:
             result, kept = _in_trouble(store, document, text, problem, trouble, snapshot, raw_file, taxonomy)
             if kept is not None:
@@ -345,7 +343,41 @@ async def check_async(
     settings: FetchSettings,
     client: httpx.AsyncClient | None = None,
     browser: Browser | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = utcnow,
+    progress: Progress | None = None,
+) -> CheckRun:
+    """Check every document once and record what changed.
+
+    A long run is split between this process and workers, one per core, each checking the
+    documents of its own hosts from fetch to store (so per-host limits hold and no page crosses
+    processes: sending pages to extraction workers cost more CPU than it saved).
+    """
+    shards = _shards(documents) if client is None and browser is None else []
+    if len(shards) > 1:
+        return await _check_in_processes(
+            documents, shards, store, taxonomy=taxonomy, settings=settings, now=now, progress=progress
+        )
+    return await _check_here(
+        documents,
+        store,
+        taxonomy=taxonomy,
+        settings=settings,
+        client=client,
+        browser=browser,
+        now=now,
+        progress=progress,
+    )
+
+
+async def _check_here(
+    documents: tuple[Document, ...],
+    store: Store,
+    *,
+    taxonomy: Taxonomy,
+    settings: FetchSettings,
+    client: httpx.AsyncClient | None = None,
+    browser: Browser | None = None,
+    now: Callable[[], datetime] = utcnow,
     progress: Progress | None = None,
 ) -> CheckRun:
     started = now()
@@ -354,25 +386,10 @@ async def check_async(
     fetcher = Fetcher(client, settings, now)
     own_browser = browser is None
     browser = browser or Browser(settings, now)  # starts Chromium only if a document needs it
-    pool = _extraction_pool(len(documents))
-    loop = asyncio.get_running_loop()
-
-    in_workers = pool is not None
-
-    async def problem_of(document: Document, snapshot: Snapshot, previous: str | None) -> Extracted:
-        nonlocal in_workers
-        if not in_workers:
-            return _problem_of(document, snapshot, previous)
-        try:
-            return await loop.run_in_executor(pool, _problem_of, document, snapshot, previous)
-        except BrokenProcessPool:
-            # A worker died (killed for memory?): the documents it held fail, the rest run in-process.
-            in_workers = False
-            raise
 
     async def one(document: Document) -> CheckResult:
         try:
-            result = await _check_document(fetcher, browser, store, document, taxonomy, problem_of)
+            result = await _check_document(fetcher, browser, store, document, taxonomy)
         except StoreError as error:  # e.g. the document's folder belongs to another document
             result = CheckResult(document, "error", error=str(error), checked_at=now())
         except Exception as error:
@@ -397,8 +414,6 @@ async def check_async(
             for _ in range(min(len(documents), settings.total)):
                 group.create_task(worker())
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
         if own_client:
             await client.aclose()
         if own_browser:
@@ -409,30 +424,132 @@ async def check_async(
 def _hosts_in_turn(documents: tuple[Document, ...]) -> list[int]:
     """The documents' indices, one host after another in turn, so that the workers are not all kept
     waiting by one host's limit while other hosts are idle (watchlists group a service's documents)."""
-    by_host: dict[str, list[int]] = defaultdict(list)
-    for index, document in enumerate(documents):
-        by_host[urlsplit(document.url).hostname or ""].append(index)
-    turns = itertools.zip_longest(*by_host.values())
+    turns = itertools.zip_longest(*_by_host(documents).values())
     return [index for turn in turns for index in turn if index is not None]
 
 
-def _extraction_pool(documents: int) -> ProcessPoolExecutor | None:
-    """Worker processes for extraction, the CPU-heavy stage, when the run is long enough to repay
-    starting them: the event loop then only fetches and stores, and every core works.
+def _by_host(documents: tuple[Document, ...]) -> dict[str, list[int]]:
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for index, document in enumerate(documents):
+        by_host[urlsplit(document.url).hostname or ""].append(index)
+    return by_host
 
-    They are forked (cheap: they inherit the loaded modules) unless another thread exists, as a
+
+def _shards(documents: tuple[Document, ...]) -> list[list[int]]:
+    """The documents' indices split between worker processes, all of a host's in the same one,
+    largest hosts first into the emptiest; one shard when the run is too short to repay them."""
+    processes = os.cpu_count() or 1
+    if processes < 2 or len(documents) < SHARD_MIN_DOCUMENTS:
+        return [list(range(len(documents)))]
+    shards: list[list[int]] = [[] for _ in range(processes)]
+    for indices in sorted(_by_host(documents).values(), key=len, reverse=True):
+        min(shards, key=len).extend(indices)
+    return [sorted(shard) for shard in shards if shard]
+
+
+async def _check_in_processes(
+    documents: tuple[Document, ...],
+    shards: list[list[int]],
+    store: Store,
+    *,
+    taxonomy: Taxonomy,
+    settings: FetchSettings,
+    now: Callable[[], datetime],
+    progress: Progress | None,
+) -> CheckRun:
+    """Check the first shard here and each other one in a worker process, gathering the results in
+    the watchlist's order as they come. A worker that dies (killed for memory?) fails its
+    unfinished documents, not the run.
+
+    Workers are forked (cheap: they inherit the loaded modules) unless another thread exists, as a
     forked child may inherit a lock another thread held; then they start from a fresh server.
     """
-    workers = os.cpu_count() or 1
-    if workers < 2 or documents < POOL_MIN_DOCUMENTS:
-        return None
+    started = now()
     method = "fork" if threading.active_count() == 1 else "forkserver"
-    if method not in multiprocessing.get_all_start_methods():
-        return None
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["tosmon.check"])
-    return ProcessPoolExecutor(workers, mp_context=context)
+    # the run's global limit, shared out; each shard keeps whole hosts, so per-host limits hold
+    share = replace(settings, total=max(settings.per_host, -(-settings.total // len(shards))))
+    position = {document.id: index for index, document in enumerate(documents)}
+    results: list[CheckResult | None] = [None] * len(documents)
+    loop = asyncio.get_running_loop()
+    workers: dict[Connection, tuple[BaseProcess, list[int]]] = {}
+    receiving: set[Connection] = set()  # the workers' pipes not read to their end yet
+    all_in = asyncio.Event()
+
+    def deliver(result: CheckResult) -> None:
+        results[position[result.document.id]] = result
+        if progress:
+            progress(result)
+
+    def receive(connection: Connection) -> None:
+        try:
+            deliver(connection.recv())
+            return
+        except EOFError:  # the worker is done, or died
+            loop.remove_reader(connection.fileno())
+        process, shard = workers[connection]
+        process.join()
+        for index in shard:
+            if results[index] is None:
+                deliver(
+                    CheckResult(
+                        documents[index],
+                        "error",
+                        error=f"internal error: the worker process checking it ended "
+                        f"(exit code {process.exitcode}); the next run checks it again",
+                        checked_at=now(),
+                    )
+                )
+        receiving.discard(connection)
+        if not receiving:
+            all_in.set()
+
+    try:
+        for shard in shards[1:]:
+            reading, sending = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_check_shard,
+                args=(sending, tuple(documents[i] for i in shard), store, taxonomy, share, now),
+                daemon=True,
+            )
+            process.start()
+            sending.close()
+            workers[reading] = (process, shard)
+            receiving.add(reading)
+            loop.add_reader(reading.fileno(), receive, reading)
+        here = tuple(documents[i] for i in shards[0])
+        await _check_here(here, store, taxonomy=taxonomy, settings=share, now=now, progress=deliver)
+        await all_in.wait()
+    finally:
+        for connection, (process, _) in workers.items():
+            loop.remove_reader(connection.fileno())
+            if process.is_alive():
+                process.terminate()  # interrupted: what the workers wrote is whole, the rest is not begun
+            process.join()
+            connection.close()
+    return CheckRun(started, tuple(r for r in results if r is not None))
+
+
+def _check_shard(
+    connection: Connection,
+    documents: tuple[Document, ...],
+    store: Store,
+    taxonomy: Taxonomy,
+    settings: FetchSettings,
+    now: Callable[[], datetime],
+) -> None:
+    """A worker process: check its documents, sending each result back as soon as it is known."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    try:
+        asyncio.run(
+            _check_here(
+                documents, store, taxonomy=taxonomy, settings=settings, now=now, progress=connection.send
+            )
+        )
+    finally:
+        connection.close()
 
 
 def check(
@@ -441,7 +558,7 @@ def check(
     *,
     taxonomy: Taxonomy | None = None,
     settings: FetchSettings | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = utcnow,
     progress: Progress | None = None,
 ) -> CheckRun:
     """Check every document once and record what changed."""

@@ -37,7 +37,7 @@ from tosmon.check import check_async
 from tosmon.errors import ConfigError, LockedError, Problem, StoreError
 from tosmon.fetch import FetchSettings
 from tosmon.flag import Taxonomy
-from tosmon.models import CheckResult, CheckRun, Document
+from tosmon.models import CheckResult, CheckRun, Document, utcnow
 from tosmon.notify import Mailer, Outbox, build_reports, deliver
 from tosmon.store import Store, read_json, write_json
 from tosmon.watchlist import EmailSettings, Watchlist
@@ -143,7 +143,7 @@ class Scheduler:
         email_always: bool = False,
         wait: float = 10.0,
         timezone: tzinfo | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.jobs = jobs
         self.store = store
