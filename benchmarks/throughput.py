@@ -9,6 +9,7 @@ process including interpreter start-up, divided by N) and peak memory (max RSS) 
 
     python benchmarks/throughput.py                 # N = 1,000 over 50 hosts, 200 ms per response
     python benchmarks/throughput.py --n 10000 --only tosmon
+    python benchmarks/throughput.py --only tosmon urlwatch --repeat 3   # medians of runs taking turns
 
 urlwatch runs with its CSS filter and html2text and its shipped 10 worker threads when it is
 installed (`pip install urlwatch html2text`; not a tosmon dependency); otherwise it is skipped.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import hashlib
 import json
 import os
@@ -170,6 +172,9 @@ def run_tosmon(folder: Path, server: Server, pages: list[Page], n: int) -> dict[
         if page.remove:
             lines.append(f"      remove: {json.dumps(list(page.remove))}")
     (folder / "watchlist.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Byte-compiled as pip would install it (PYTHONDONTWRITEBYTECODE may be set, as on this machine):
+    # otherwise every run would compile tosmon's sources again, and urlwatch's come compiled.
+    compileall.compile_dir(REPO / "tosmon", quiet=1)
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     command = [
         sys.executable,
@@ -226,6 +231,16 @@ def worst_case_diff() -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, len(changes)
 
 
+def median(measures: list[Measure]) -> Measure:
+    """Each figure's median over the runs (the exit code of the first)."""
+    return Measure(
+        statistics.median(m.wall for m in measures),
+        statistics.median(m.cpu for m in measures),
+        statistics.median(m.peak_mb for m in measures),
+        measures[0].code,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="documents [1000]")
@@ -237,6 +252,7 @@ def main() -> None:
         choices=["tosmon", "urlwatch", "sequential"],
         default=["tosmon", "urlwatch", "sequential"],
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each tool, taking turns; medians [1]")
     options = parser.parse_args()
     if not CORPUS.is_dir():
         sys.exit(f"the corpus is not at {CORPUS}")
@@ -248,20 +264,34 @@ def main() -> None:
         f"{n} documents ({len(pages)} distinct corpus pages, median {statistics.median(len(p.body) for p in pages) / 1000:.0f} KB)"
         f" over {len(hosts)} hosts, {options.delay * 1000:.0f} ms per response; CPU = user + system of the whole process"
     )
-    results: dict[str, dict[str, Measure]] = {}
+    measured: dict[str, dict[str, list[Measure]]] = {}
     runners = {"tosmon": run_tosmon, "urlwatch": run_urlwatch, "sequential": run_sequential}
-    for name in options.only:
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as folder:
-            requests_before = server.requests
-            print(f"running {name}...", file=sys.stderr, flush=True)
-            measured = runners[name](Path(folder), server, pages, n)
-            if measured is not None:
-                results[name] = measured
-                print(f"  {name}: {server.requests - requests_before} requests", file=sys.stderr)
-    print(f"\n{'tool':<12}{'run':<6}{'wall s':>9}{'CPU ms/doc':>12}{'peak MB':>9}{'exit':>6}")
+    # The tools take turns, and every store is kept until the end: this machine's speed drifts and
+    # deleting a store slows the disk for a while, which would fall on whichever tool runs next.
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        for repeat in range(options.repeat):
+            for name in options.only:
+                folder = Path(scratch) / f"{name}-{repeat}"
+                folder.mkdir()
+                requests_before = server.requests
+                print(f"running {name} ({repeat + 1}/{options.repeat})...", file=sys.stderr, flush=True)
+                runs = runners[name](folder, server, pages, n)
+                if runs is not None:
+                    for run, m in runs.items():
+                        measured.setdefault(name, {}).setdefault(run, []).append(m)
+                    print(f"  {name}: {server.requests - requests_before} requests", file=sys.stderr)
+    results = {name: {run: median(ms) for run, ms in runs.items()} for name, runs in measured.items()}
+    times = f", median of {options.repeat} runs each" if options.repeat > 1 else ""
+    print(f"\n{'tool':<12}{'run':<6}{'wall s':>9}{'CPU ms/doc':>12}{'peak MB':>9}{'exit':>6}{times}")
     for name, runs in results.items():
         for run, m in runs.items():
-            print(f"{name:<12}{run:<6}{m.wall:>9.2f}{m.cpu / n * 1000:>12.2f}{m.peak_mb:>9.0f}{m.code:>6}")
+            spread = ""
+            if options.repeat > 1:
+                cpus = sorted(x.cpu / n * 1000 for x in measured[name][run])
+                spread = f"   CPU runs: {', '.join(f'{c:.2f}' for c in cpus)}"
+            print(
+                f"{name:<12}{run:<6}{m.wall:>9.2f}{m.cpu / n * 1000:>12.2f}{m.peak_mb:>9.0f}{m.code:>6}{spread}"
+            )
     if "tosmon" in results:
         ours = results["tosmon"]
         for name in [k for k in results if k != "tosmon"]:

@@ -9,6 +9,7 @@ recorded as a change of rules, never reported as a change of terms.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import itertools
 import json
@@ -506,6 +507,9 @@ async def _check_in_processes(
         if not receiving:
             all_in.set()
 
+    # Objects that exist now stay out of the collector's way while the workers run: collecting them
+    # in a forked worker would copy every page of memory they share with this process.
+    gc.freeze()
     try:
         for shard in shards[1:]:
             reading, sending = context.Pipe(duplex=False)
@@ -529,6 +533,7 @@ async def _check_in_processes(
                 process.terminate()  # interrupted: what the workers wrote is whole, the rest is not begun
             process.join()
             connection.close()
+        gc.unfreeze()
     return CheckRun(started, tuple(r for r in results if r is not None))
 
 
