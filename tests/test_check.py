@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tosmon.errors import ExitCode
+from tosmon.models import CheckResult, CheckRun, Document
+from tosmon.report import run_json
 
 TERMS = """<html><body>
 <nav><a href="/">Home</a></nav>
@@ -226,3 +229,24 @@ def test_snapshots_default_beside_the_watchlist_or_where_asked(
     tosmon("check", "--watchlist", watchlist, *args)
     expected = elsewhere if store_arg else watchlist.parent / "snapshots"
     assert list(expected.glob("S/T/versions/*.md"))
+
+
+@pytest.mark.parametrize("documents", [0, 1, 3])
+def test_check_json_is_written_a_document_at_a_time_as_plain_indented_json(documents: int) -> None:
+    """The streamed report reads exactly as json.dumps(..., indent=2) of the same data would."""
+    started = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
+    results = tuple(
+        CheckResult(
+            Document(f"Sérvice {n}", "Terms\nof use", f"https://example.com/{n}"),
+            "error" if n % 2 else "new",
+            error='the page said "no" \u2028 twice' if n % 2 else None,
+            version=None if n % 2 else "2026-11-26T04-00-00Z",
+            checked_at=started,
+        )
+        for n in range(documents)
+    )
+
+    text = "".join(run_json(CheckRun(started, results)))
+
+    assert text == json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    assert [d["service"] for d in json.loads(text)["documents"]] == [f"Sérvice {n}" for n in range(documents)]

@@ -6,6 +6,9 @@ Terminal rendering lives in the CLI's console helper; e-mail rendering in notify
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 from tosmon.errors import ExitCode
 from tosmon.extract import CONTROL_SEQUENCE
 from tosmon.models import Change, CheckResult, CheckRun, Flag
@@ -49,12 +52,15 @@ def result_to_json(result: CheckResult) -> dict[str, object]:
     }
 
 
-def run_to_json(run: CheckRun) -> dict[str, object]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "started_at": run.started_at.isoformat(),
-        "documents": [result_to_json(r) for r in run.results],
-    }
+def run_json(run: CheckRun) -> Iterator[str]:
+    """The run as indented JSON, one document at a time: the report of a run over 10,000 documents
+    is never held whole (built at once, it was the largest thing in memory at the end of the run)."""
+    started_at = json.dumps(run.started_at.isoformat())
+    yield f'{{\n  "schema_version": {SCHEMA_VERSION},\n  "started_at": {started_at},\n  "documents": ['
+    for index, result in enumerate(run.results):
+        document = json.dumps(result_to_json(result), ensure_ascii=False, indent=2)
+        yield ("," if index else "") + "\n    " + document.replace("\n", "\n    ")
+    yield "\n  ]\n}" if run.results else "]\n}"
 
 
 def diff_to_json(changes: list[Change], flags: list[Flag]) -> dict[str, object]:

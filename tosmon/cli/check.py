@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from tosmon.errors import ExitCode
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
 from tosmon.notify import build_reports, require_email
-from tosmon.report import exit_code, run_to_json
+from tosmon.report import exit_code, run_json
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist import shard as select_shard
@@ -82,7 +81,9 @@ def check_command(
         if email is not None:
             notify_code = send_reports(build_reports(run, email, always=email_always), email, store)
     if as_json:
-        click.echo(json.dumps(run_to_json(run), ensure_ascii=False, indent=2))
+        for chunk in run_json(run):
+            click.echo(chunk, nl=False)
+        click.echo()
     else:
         render_run(console, run)
     sys.exit(notify_code or exit_code(run))
