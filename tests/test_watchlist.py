@@ -84,3 +84,26 @@ def test_shipped_watchlist_fails_cleanly_document_by_document_without_a_network(
     assert len(documents) == len(load_watchlist(repo / "watchlist.yaml").documents)
     assert all(d["status"] == "error" and d["error"].startswith("cannot connect") for d in documents)
     assert not list((tmp_path / "store").glob("*/*/versions/*"))
+
+
+def test_defaults_apply_to_services_listed_before_them(watchlist_file) -> None:
+    watchlist = watchlist_file(
+        "services:\n"
+        "  Tunehaven:\n"
+        "    Terms:\n"
+        "      url: https://tunehaven.example/terms\n"
+        "  Pixelry:\n"
+        "    Terms:\n"
+        "      url: https://pixelry.example/terms\n"
+        "      accept_language: de\n"
+        "defaults:\n"
+        "  accept_language: fr\n"
+        "  ignore: ['Updated: .*']\n"
+    )
+
+    documents = load_watchlist(watchlist).documents
+
+    assert [(d.id, d.accept_language, d.ignore) for d in documents] == [
+        ("Tunehaven/Terms", "fr", ("Updated: .*",)),
+        ("Pixelry/Terms", "de", ("Updated: .*",)),
+    ]

@@ -25,6 +25,7 @@ from tosmon.models import Document, Part, RangeSelector, Selector
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
 FETCHERS = ("http", "browser", "auto")
+Entry = Callable[["_Node", "_Node"], None]  # takes one entry (key, value) of the `services:` mapping
 MAX_NESTING = 100  # a watchlist nests 6 levels; deeper is a broken or hostile file
 RANGE_KEYS = {
     "startBefore": "start_before",
@@ -100,7 +101,9 @@ def _parse(text: str, path: Path, loader: type) -> Watchlist:
         raise ConfigError(
             [Problem(str(path), 1, 1, "", "the watchlist is empty: expected a `services:` mapping")]
         )
-    watchlist = checker.watchlist(root, path)
+    # The second pass over the text hands the services to the checker one at a time, now that
+    # the sections they depend on (defaults) are known wherever they stand in the file.
+    watchlist = checker.watchlist(root, path, lambda entry: _compose(text, loader, checker, entry))
     if checker.problems:
         raise ConfigError(checker.problems)
     return watchlist
@@ -132,26 +135,43 @@ class _Mapping(_Node):
     __slots__ = ()
 
 
-def _compose(text: str, loader: type, checker: _Checker) -> _Node | None:
+def _compose(text: str, loader: type, checker: _Checker, services: Entry | None = None) -> _Node | None:
     """The node tree of a one-document YAML stream, built from its events in one pass.
 
     Aliases and foreign tags are refused as they come, before anything is built on them: no alias
     bomb ever expands, and a `!!python/...` tag (a sign of a hostile file) never reaches the walk.
     Nesting is bounded without recursion.
+
+    The entries of the root's `services:` mapping, where a watchlist's size lies, are not kept in
+    the tree: each is handed to `services`, if given, as soon as it is built, then dropped. So a
+    watchlist of 10,000 documents is never in memory as a tree.
     """
     resolver = yaml.resolver.Resolver()
     documents = 0
     root: _Node | None = None
     stack: list[_Node] = []
+    services_node: _Node | None = None
+
+    def hand_over() -> None:
+        assert services_node is not None
+        key, value = services_node.value.pop()
+        if services is not None:
+            services(key, value)
 
     def add(node: _Node) -> None:
-        nonlocal root
+        nonlocal root, services_node
         if not stack:
             root = node
         elif isinstance(stack[-1], _Mapping):
             pairs = stack[-1].value
             if pairs and len(pairs[-1]) == 1:
-                pairs[-1] = (pairs[-1][0], node)
+                key = pairs[-1][0]
+                pairs[-1] = (key, node)
+                if stack[-1] is services_node:
+                    if isinstance(node, _Scalar):  # a collection is handed over at its end
+                        hand_over()
+                elif len(stack) == 1 and isinstance(node, _Mapping) and _is_key(key, "services"):
+                    services_node = node
             else:
                 pairs.append((node,))
         else:
@@ -189,6 +209,8 @@ def _compose(text: str, loader: type, checker: _Checker) -> _Node | None:
             stack.append(node)
         elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
             stack.pop()
+            if stack and stack[-1] is services_node and len(stack[-1].value[-1]) == 2:
+                hand_over()
     return root
 
 
@@ -237,25 +259,37 @@ class _Checker:
         entries: list[tuple[str, _Node, _Node]] = []
         keys: set[str] = set()
         for key_node, value_node in node.value:
-            if not isinstance(key_node, _Scalar) or key_node.tag == "tag:yaml.org,2002:merge":
-                self.problem(key_node, where, "keys must be plain strings")
-                continue
-            key = key_node.value
-            if key in keys:
-                self.problem(key_node, where, f"duplicate key {key!r}")
-                continue
-            keys.add(key)
-            if isinstance(allowed, set) and key not in allowed:
-                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
-                suggestion = (
-                    f" (did you mean {hint[0]!r}?)"
-                    if hint
-                    else f" (expected one of: {', '.join(sorted(allowed))})"
-                )
-                self.problem(key_node, _join(where, key), f"unknown key {key!r}{suggestion}")
-                continue
-            entries.append((key, key_node, value_node))
+            key = self.key(key_node, where, keys, allowed)
+            if key is not None:
+                entries.append((key, key_node, value_node))
         return entries
+
+    def key(
+        self,
+        node: _Node,
+        where: str,
+        keys: set[str],
+        allowed: Callable[[str], bool] | set[str] | None = None,
+    ) -> str | None:
+        """The key of a mapping's entry, or None when it is not a new, plain and allowed string."""
+        if not isinstance(node, _Scalar) or node.tag == "tag:yaml.org,2002:merge":
+            self.problem(node, where, "keys must be plain strings")
+            return None
+        key = node.value
+        if key in keys:
+            self.problem(node, where, f"duplicate key {key!r}")
+            return None
+        keys.add(key)
+        if isinstance(allowed, set) and key not in allowed:
+            hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+            suggestion = (
+                f" (did you mean {hint[0]!r}?)"
+                if hint
+                else f" (expected one of: {', '.join(sorted(allowed))})"
+            )
+            self.problem(node, _join(where, key), f"unknown key {key!r}{suggestion}")
+            return None
+        return key
 
     def string(self, node: _Node, where: str, *, non_empty: bool = True) -> str | None:
         if not isinstance(node, _Scalar) or node.tag not in (
@@ -375,7 +409,8 @@ class _Checker:
 
     # -- the sections of the watchlist -------------------------------------------------------
 
-    def watchlist(self, root: _Node, path: Path) -> Watchlist:
+    def watchlist(self, root: _Node, path: Path, stream: Callable[[Entry], object]) -> Watchlist:
+        """The watchlist, its services read from `stream` (which hands each entry to a function)."""
         sections = {"services", "defaults", "schedule", "email", "flags", "fetch"}
         found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
         defaults: dict[str, object] = {}
@@ -397,7 +432,7 @@ class _Checker:
         if "services" not in found:
             self.problems.append(Problem(self.file, 1, 1, "", "missing the `services:` mapping"))
             return Watchlist(path, ())
-        documents = self.services(found["services"][1], defaults)
+        documents = self.services(found["services"][1], defaults, stream)
         self.unique_folders(documents, found["services"][1])
         return Watchlist(path, tuple(documents), schedule, email, flags, fetch)
 
@@ -435,45 +470,63 @@ class _Checker:
                 )
             seen.setdefault(folder, document.id)
 
-    def services(self, node: _Node, defaults: dict[str, object]) -> list[Document]:
+    def services(
+        self, node: _Node, defaults: dict[str, object], stream: Callable[[Entry], object]
+    ) -> list[Document]:
+        if not isinstance(node, _Mapping):
+            self.problem(node, "services", f"expected a mapping, found {_kind(node)}")
+            return []
         documents: list[Document] = []
-        for service, key_node, service_node in self.mapping(node, "services"):
-            where = _join("services", service)
-            if not service.strip():
-                self.problem(key_node, where, "a service needs a name")
+        keys: set[str] = set()
+
+        def entry(key_node: _Node, service_node: _Node) -> None:
+            service = self.key(key_node, "services", keys)
+            if service is not None:
+                documents.extend(self.service(service, key_node, service_node, defaults))
+
+        stream(entry)
+        return documents
+
+    def service(
+        self, service: str, key_node: _Node, service_node: _Node, defaults: dict[str, object]
+    ) -> list[Document]:
+        documents: list[Document] = []
+        where = _join("services", service)
+        if not service.strip():
+            self.problem(key_node, where, "a service needs a name")
+            return documents
+        service_settings: dict[str, object] = {}
+        doc_entries = []
+        for name, doc_key, doc_node in self.mapping(service_node, where):
+            if name == "schedule":
+                service_settings["schedule"] = self.cron(doc_node, _join(where, name))
+            elif name == "email":
+                for key, _, value in self.mapping(doc_node, _join(where, name), {"to"}):
+                    service_settings["recipients"] = self.addresses(value, _join(where, name, key))
+            else:
+                doc_entries.append((name, doc_key, doc_node))
+        if not doc_entries:
+            self.problem(service_node, where, "a service needs at least one document")
+        for name, doc_key, doc_node in doc_entries:
+            doc_where = _join(where, name)
+            if not name.strip():
+                self.problem(doc_key, doc_where, "a document needs a name")
                 continue
-            service_settings: dict[str, object] = {}
-            doc_entries = []
-            for name, doc_key, doc_node in self.mapping(service_node, where):
-                if name == "schedule":
-                    service_settings["schedule"] = self.cron(doc_node, _join(where, name))
-                elif name == "email":
-                    for key, _, value in self.mapping(doc_node, _join(where, name), {"to"}):
-                        service_settings["recipients"] = self.addresses(value, _join(where, name, key))
-                else:
-                    doc_entries.append((name, doc_key, doc_node))
-            if not doc_entries:
-                self.problem(service_node, where, "a service needs at least one document")
-            for name, doc_key, doc_node in doc_entries:
-                doc_where = _join(where, name)
-                if not name.strip():
-                    self.problem(doc_key, doc_where, "a document needs a name")
+            settings = {**defaults, **service_settings}
+            settings.update(self.document_settings(doc_node, doc_where, DOCUMENT_KEYS))
+            if "combine" in settings:
+                if "url" in settings:
+                    self.problem(doc_node, doc_where, "give either `url` or `combine`, not both")
                     continue
-                settings = {**defaults, **service_settings}
-                settings.update(self.document_settings(doc_node, doc_where, DOCUMENT_KEYS))
-                if "combine" in settings:
-                    if "url" in settings:
-                        self.problem(doc_node, doc_where, "give either `url` or `combine`, not both")
-                        continue
-                    settings["parts"] = _parts(settings.pop("combine"), settings)  # type: ignore[arg-type]
-                    if not settings["parts"]:
-                        continue
-                    settings["url"] = settings["parts"][0].url  # type: ignore[index]
-                if "url" not in settings:
-                    if isinstance(doc_node, _Mapping) and not {"url", "combine"} & _keys(doc_node):
-                        self.problem(doc_node, doc_where, "missing `url` (or `combine`)")
+                settings["parts"] = _parts(settings.pop("combine"), settings)  # type: ignore[arg-type]
+                if not settings["parts"]:
                     continue
-                documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
+                settings["url"] = settings["parts"][0].url  # type: ignore[index]
+            if "url" not in settings:
+                if isinstance(doc_node, _Mapping) and not {"url", "combine"} & _keys(doc_node):
+                    self.problem(doc_node, doc_where, "missing `url` (or `combine`)")
+                continue
+            documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
         return documents
 
     def document_settings(self, node: _Node, where: str, allowed: set[str]) -> dict[str, object]:
@@ -605,6 +658,10 @@ def _join(where: str, *keys: str) -> str:
     parts = [where] if where else []
     parts.extend(_quote(k) for k in keys)
     return ".".join(parts)
+
+
+def _is_key(node: _Node, name: str) -> bool:
+    return isinstance(node, _Scalar) and node.tag == "tag:yaml.org,2002:str" and node.value == name
 
 
 def _keys(node: _Mapping) -> set[str]:
