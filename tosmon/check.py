@@ -480,7 +480,10 @@ async def _check_in_processes(
     all_in = asyncio.Event()
 
     def deliver(result: CheckResult) -> None:
-        results[position[result.document.id]] = result
+        index = position[result.document.id]
+        # a worker's result holds its own copy of the document: keep this process's one, not a
+        # second copy per document for the rest of the run
+        results[index] = result = replace(result, document=documents[index])
         if progress:
             progress(result)
 

@@ -39,7 +39,7 @@ Selector = str | RangeSelector
 FetcherKind = Literal["http", "browser", "auto"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Part:
     """One page of a document spread over several pages, with its own (or the document's) selectors."""
 
@@ -48,7 +48,7 @@ class Part:
     remove: tuple[Selector, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Document:
     """One legal page of one service, as declared in the watchlist."""
 
@@ -87,7 +87,7 @@ class Snapshot:
         return hashlib.sha256(self.body).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clause:
     """A sentence, list item or paragraph, with the headings it sits under (outermost first)."""
 
@@ -99,7 +99,7 @@ class Clause:
         return " > ".join(self.headings) if self.headings else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One clause-level difference between two versions of a document."""
 
@@ -111,7 +111,7 @@ class Change:
     cosmetic: bool = False  # same visible wording (a link target, emphasis, case, numbering): never flags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Flag:
     """A new or changed clause that touches AI, model training or content licensing."""
 
@@ -139,7 +139,7 @@ class Flag:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """What one check found for one document."""
 
