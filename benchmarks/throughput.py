@@ -75,6 +75,7 @@ class Page:
 class Measure:
     wall: float
     cpu: float
+    system: float  # the part of `cpu` spent in the kernel (files, sockets, page faults)
     peak_mb: float
     code: int
 
@@ -160,7 +161,7 @@ def measure(command: list[str], env: dict[str, str] | None = None, cwd: Path | N
     process.returncode = code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1, 2):
         print(f"  ! {command[:3]} exited {code}: {errors[-500:]}", file=sys.stderr)
-    return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
+    return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss / 1024, code)
 
 
 def run_tosmon(folder: Path, server: Server, pages: list[Page], n: int) -> dict[str, Measure]:
@@ -236,6 +237,7 @@ def median(measures: list[Measure]) -> Measure:
     return Measure(
         statistics.median(m.wall for m in measures),
         statistics.median(m.cpu for m in measures),
+        statistics.median(m.system for m in measures),
         statistics.median(m.peak_mb for m in measures),
         measures[0].code,
     )
@@ -282,7 +284,9 @@ def main() -> None:
                     print(f"  {name}: {server.requests - requests_before} requests", file=sys.stderr)
     results = {name: {run: median(ms) for run, ms in runs.items()} for name, runs in measured.items()}
     times = f", median of {options.repeat} runs each" if options.repeat > 1 else ""
-    print(f"\n{'tool':<12}{'run':<6}{'wall s':>9}{'CPU ms/doc':>12}{'peak MB':>9}{'exit':>6}{times}")
+    print(
+        f"\n{'tool':<12}{'run':<6}{'wall s':>9}{'CPU ms/doc':>12}{'of it sys':>10}{'peak MB':>9}{'exit':>6}{times}"
+    )
     for name, runs in results.items():
         for run, m in runs.items():
             spread = ""
@@ -290,7 +294,8 @@ def main() -> None:
                 cpus = sorted(x.cpu / n * 1000 for x in measured[name][run])
                 spread = f"   CPU runs: {', '.join(f'{c:.2f}' for c in cpus)}"
             print(
-                f"{name:<12}{run:<6}{m.wall:>9.2f}{m.cpu / n * 1000:>12.2f}{m.peak_mb:>9.0f}{m.code:>6}{spread}"
+                f"{name:<12}{run:<6}{m.wall:>9.2f}{m.cpu / n * 1000:>12.2f}{m.system / n * 1000:>10.2f}"
+                f"{m.peak_mb:>9.0f}{m.code:>6}{spread}"
             )
     if "tosmon" in results:
         ours = results["tosmon"]
