@@ -109,3 +109,34 @@ def test_unrelated_replacement_is_all_added_and_removed() -> None:
     changes = diff_versions(old, new)
     assert {c.kind for c in changes} == {"added", "removed"}
     assert len(changes) == 600
+
+
+def long_terms(sections: int) -> list[str]:
+    """Paragraphs of a long document (over 1,000 clauses), each clause worded differently."""
+    return [
+        f"## Section {n}\n\nClause {n}.1 sets the {n}th rule on accounts. Clause {n}.2 explains rule {n} further."
+        for n in range(sections)
+    ]
+
+
+def test_a_long_document_with_its_sections_reordered_reports_only_moved_clauses() -> None:
+    sections = long_terms(400)
+    shuffled = sections[1::2] + sections[::2]
+
+    changes = diff_versions("\n\n".join(sections), "\n\n".join(shuffled))
+
+    assert changes and {c.kind for c in changes} == {"moved"}
+    assert flag_changes(changes, load_taxonomy()) == []
+
+
+def test_a_long_reordered_document_still_shows_its_one_new_clause() -> None:
+    sections = long_terms(400)
+    edited = sections[200:] + sections[:200]
+    edited[10] += "\n\nWe may use your content to train our artificial intelligence models."
+
+    changes = diff_versions("\n\n".join(sections), "\n\n".join(edited))
+
+    added = [c.new.text for c in changes if c.kind == "added" and c.new]
+    assert added == ["We may use your content to train our artificial intelligence models."]
+    assert {c.kind for c in changes} == {"added", "moved"}
+    assert [f.category for f in flag_changes(changes, load_taxonomy())] == ["training"]

@@ -11,6 +11,7 @@ only ever run inside one pair of similar clauses.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -49,7 +50,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
 MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
-LONG_SEQUENCE = 1000  # keys in both sequences together, beyond which diff_sequences leaves out unshared keys
+LONG_SEQUENCE = 1000  # keys in both sequences together, beyond which diff_sequences cuts at anchors
 
 
 @lru_cache(maxsize=65536)
@@ -177,14 +178,65 @@ def diff_sequences(old: list[str], new: list[str]) -> list[tuple[int, int, int, 
     """(op, old start, old end, new start, new end) runs of a diff of two sequences of keys.
 
     diff-match-patch's cost grows with length times differences: a long page replaced by an unrelated
-    one would take seconds. A key found on one side only can never match, so for long sequences only
-    the keys both sides share go through it, and the others are put back as deletions and insertions
-    where they stood. Short sequences (the words of a clause) are diffed whole: where several
-    alignments are equally short, diff-match-patch's choice of one is what flag.py's rules expect.
+    one, or with its sections reordered, would take seconds to minutes. So long sequences are first
+    cut at anchors (patience diff: the keys found exactly once on each side, in the longest run in
+    the same order on both) and only the stretches between anchors go through it, with the keys
+    found on one side only left out and put back where they stood. Short sequences (the words of a
+    clause) are diffed whole: where several alignments are equally short, diff-match-patch's choice
+    of one is what flag.py's rules expect.
     """
     codes: dict[str, str] = {}
     old_code, new_code = _encode(old, codes), _encode(new, codes)
-    shared = set(old_code) & set(new_code) if len(old) + len(new) > LONG_SEQUENCE else set(codes.values())
+    if len(old) + len(new) > LONG_SEQUENCE:
+        full: list[tuple[int, str]] = []
+        i = j = 0
+        for old_at, new_at in [*_anchors(old_code, new_code), (len(old_code), len(new_code))]:
+            full += _diff_codes(old_code[i:old_at], new_code[j:new_at], shared_only=True)
+            full.append((0, old_code[old_at : old_at + 1]))
+            i, j = old_at + 1, new_at + 1
+    else:
+        full = _diff_codes(old_code, new_code, shared_only=False)
+    full = [(op, chunk) for op, chunk in full if chunk]
+    diff_match_patch().diff_cleanupMerge(full)  # one run per equality, deletion and insertion
+    runs = []
+    i = j = 0
+    for op, chunk in full:
+        di = len(chunk) if op <= 0 else 0
+        dj = len(chunk) if op >= 0 else 0
+        runs.append((op, i, i + di, j, j + dj))
+        i, j = i + di, j + dj
+    return runs
+
+
+def _anchors(old_code: str, new_code: str) -> list[tuple[int, int]]:
+    """Positions of the keys found exactly once on each side, in the longest run that keeps their
+    order on both sides (a longest increasing subsequence, by patience sorting)."""
+    old_count, new_count = Counter(old_code), Counter(new_code)
+    new_at = {c: j for j, c in enumerate(new_code) if new_count[c] == 1}
+    unique = [(i, new_at[c]) for i, c in enumerate(old_code) if old_count[c] == 1 and c in new_at]
+    tops: list[int] = []  # new position at the top of each pile
+    piles: list[int] = []  # index in `unique` of the top of each pile
+    back: list[int] = []  # index in `unique` of the top of the pile before, when each was placed
+    for index, (_, j) in enumerate(unique):
+        pile = bisect.bisect_left(tops, j)
+        back.append(piles[pile - 1] if pile else -1)
+        if pile == len(tops):
+            tops.append(j)
+            piles.append(index)
+        else:
+            tops[pile], piles[pile] = j, index
+    longest = []
+    index = piles[-1] if piles else -1
+    while index >= 0:
+        longest.append(unique[index])
+        index = back[index]
+    return longest[::-1]
+
+
+def _diff_codes(old_code: str, new_code: str, *, shared_only: bool) -> list[tuple[int, str]]:
+    """diff-match-patch's diff of two encoded sequences; with `shared_only`, the keys found on one
+    side only (which can never match) are kept out of it and put back where they stood."""
+    shared = set(old_code) & set(new_code) if shared_only else set(old_code) | set(new_code)
     old_kept = [i for i, c in enumerate(old_code) if c in shared]
     new_kept = [j for j, c in enumerate(new_code) if c in shared]
     matcher = diff_match_patch()
@@ -203,17 +255,7 @@ def diff_sequences(old: list[str], new: list[str]) -> list[tuple[int, int, int, 
                 i, j = old_at + 1, new_at + 1
         a += len(chunk) if op <= 0 else 0
         b += len(chunk) if op >= 0 else 0
-    full += [(-1, old_code[i:]), (1, new_code[j:])]
-    full = [(op, chunk) for op, chunk in full if chunk]
-    matcher.diff_cleanupMerge(full)  # one run per equality, deletion and insertion, as diff_main gives
-    runs = []
-    i = j = 0
-    for op, chunk in full:
-        di = len(chunk) if op <= 0 else 0
-        dj = len(chunk) if op >= 0 else 0
-        runs.append((op, i, i + di, j, j + dj))
-        i, j = i + di, j + dj
-    return runs
+    return [*full, (-1, old_code[i:]), (1, new_code[j:])]
 
 
 def diff_clauses(old: list[Clause], new: list[Clause]) -> list[Change]:
