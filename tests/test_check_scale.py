@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,19 @@ def test_a_worker_killed_mid_run_fails_its_unfinished_documents_and_the_run_goes
     assert all(r.status == "error" and "worker process checking it ended" in (r.error or "") for r in slow)
     assert len(heard) == 9  # every document reported once
     assert all(store.latest_version(r.document) for r in fast)
+
+
+def test_a_clock_worker_processes_cannot_receive_keeps_the_run_in_this_process(
+    tmp_path: Path, httpserver: HTTPServer, second_host: HTTPServer, split_runs: list[int]
+) -> None:
+    watchlist = write_watchlist(tmp_path, [httpserver, second_host], 6)
+    documents = load_watchlist(watchlist).documents
+    moment = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
+
+    # this test process has threads, so workers would start from a fork server, which must be sent a
+    # pickled clock: a lambda cannot be
+    run = check(documents, Store(tmp_path / "store").open(), now=lambda: moment)
+
+    assert split_runs == [2]
+    assert [(r.document.id, r.status) for r in run.results] == [(d.id, "new") for d in documents]
+    assert run.started_at == moment

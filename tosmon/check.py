@@ -15,6 +15,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 from collections import defaultdict
@@ -514,6 +515,7 @@ async def _check_in_processes(
     # in a forked worker would copy every page of memory they share with this process.
     gc.freeze()
     try:
+        here = list(shards[0])
         for shard in shards[1:]:
             reading, sending = context.Pipe(duplex=False)
             process = context.Process(
@@ -521,13 +523,29 @@ async def _check_in_processes(
                 args=(sending, tuple(documents[i] for i in shard), store, taxonomy, share, now),
                 daemon=True,
             )
-            process.start()
+            try:
+                process.start()
+            except (OSError, pickle.PicklingError, AttributeError, TypeError):
+                # no process to spare, or a clock a fresh process cannot receive (a lambda): this
+                # process checks that shard too
+                reading.close()
+                sending.close()
+                here += shard
+                continue
             sending.close()
             workers[reading] = (process, shard)
             receiving.add(reading)
             loop.add_reader(reading.fileno(), receive, reading)
-        here = tuple(documents[i] for i in shards[0])
-        await _check_here(here, store, taxonomy=taxonomy, settings=share, now=now, progress=deliver)
+        if not receiving:
+            all_in.set()
+        await _check_here(
+            tuple(documents[i] for i in sorted(here)),
+            store,
+            taxonomy=taxonomy,
+            settings=share if workers else settings,
+            now=now,
+            progress=deliver,
+        )
         await all_in.wait()
     finally:
         for connection, (process, _) in workers.items():
