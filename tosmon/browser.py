@@ -16,13 +16,13 @@ import asyncio
 import re
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tosmon.errors import ExtractError, FetchError
 from tosmon.extract import is_html, is_pdf, page_text
 from tosmon.fetch import Fetcher, FetchSettings
-from tosmon.models import Document, RangeSelector, Snapshot
+from tosmon.models import Document, RangeSelector, Snapshot, utcnow
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
@@ -77,7 +77,7 @@ class Browser:
     def __init__(
         self,
         settings: FetchSettings,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utcnow,
         executable: str | None = None,
     ) -> None:
         self.settings = settings

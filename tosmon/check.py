@@ -36,7 +36,7 @@ from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
-from tosmon.store import Store
+from tosmon.store import Store, StoredVersion
 
 FLIP_FLOP_WINDOW = timedelta(days=30)
 SHARD_MIN_DOCUMENTS = 200  # fewer documents do not repay starting worker processes
@@ -58,6 +58,7 @@ def record(
     taxonomy: Taxonomy,
     source: str = "fetch",
     snapshot: str | list[str] | None = None,
+    versions: list[StoredVersion] | None = None,  # the document's versions, if the caller just read them
 ) -> CheckResult:
     """Compare `text` with the last version and record it if it changed; the core of every check.
 
@@ -65,7 +66,7 @@ def record(
     A text that goes back to a known version is reported the first time; when the page keeps
     alternating between the same two versions (an A/B test), it is recorded quietly.
     """
-    versions = store.versions(document)
+    versions = store.versions(document) if versions is None else versions
     previous = versions[-1] if versions else None
     if previous is None:
         name = store.record_version(
@@ -198,7 +199,8 @@ async def _check_document(
     if snapshot is None:  # 304 Not Modified
         return CheckResult(document, "unchanged", checked_at=fetcher.now())
     try:
-        earlier = store.last_snapshot(document)
+        rules_changed = bool(state.get("rules")) and not same_rules
+        earlier = store.last_snapshot(document) if rules_changed else None  # before this one is stored
         raw_file = store.record_snapshot(document, snapshot)
         new_state: dict[str, object] = {
             "rules": fingerprint,
@@ -215,9 +217,10 @@ async def _check_document(
             store.save_state(document, new_state)
             return CheckResult(document, "unchanged", checked_at=snapshot.fetched_at)
         rebased = None
-        if state.get("rules") and not same_rules and earlier is not None:
+        if earlier is not None:
             rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
-        previous = store.latest_version(document)
+        versions = store.versions(document)
+        previous = versions[-1] if versions else None
         text, problem = _problem_of(document, snapshot, previous.text if previous else None)
         if problem is not None:
             result, kept = _in_trouble(store, document, text, problem, trouble, snapshot, raw_file, taxonomy)
@@ -225,7 +228,15 @@ async def _check_document(
                 new_state["problem"] = kept
             store.save_state(document, new_state)
             return result
-        result = record(store, document, text, date=snapshot.fetched_at, taxonomy=taxonomy, snapshot=raw_file)
+        result = record(
+            store,
+            document,
+            text,
+            date=snapshot.fetched_at,
+            taxonomy=taxonomy,
+            snapshot=raw_file,
+            versions=versions,
+        )
         notes = [result.notice] if result.notice else []
         if trouble:
             notes.insert(0, f"recovered: {trouble.get('reason')} (since {str(trouble.get('since'))[:10]})")

@@ -23,7 +23,7 @@ import httpx
 
 from tosmon import __version__
 from tosmon.errors import FetchError
-from tosmon.models import Document, Snapshot
+from tosmon.models import Document, Snapshot, utcnow
 
 USER_AGENT = f"tosmon/{__version__} (terms-of-service change monitor; +https://github.com/tosmon/tosmon)"
 MAX_RETRY_AFTER = 60.0
@@ -52,7 +52,7 @@ class Fetcher:
         self,
         client: httpx.AsyncClient,
         settings: FetchSettings,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.client = client
         self.settings = settings

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tosmon.diff import word_diff
 from tosmon.errors import ConfigError, NotifyError, Problem
-from tosmon.models import Change, CheckResult, CheckRun, Document, Flag
+from tosmon.models import Change, CheckResult, CheckRun, Document, Flag, utcnow
 from tosmon.report import flag_title, safe_text
 from tosmon.store import stamp, write_atomic
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist
@@ -156,7 +156,7 @@ def build_reports(
     always: bool = False,
     title: str | None = None,
     prefix: str = "[tosmon]",
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = utcnow,
 ) -> list[EmailMessage]:
     """One message per audience that has something to hear about (or every audience, with `always`)."""
     return [
@@ -524,7 +524,7 @@ def deliver(
     outbox: Outbox,
     mailer: Mailer,
     *,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = utcnow,
 ) -> Delivery:
     """Send what waits in the outbox, then `messages`; whatever cannot be sent waits in the outbox.
 
