@@ -125,6 +125,11 @@ PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
 RELATIVE_TIME = re.compile(r"\b(ago|yesterday|today|just now)\b", re.IGNORECASE)
 REDIRECT_TARGET = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+", re.IGNORECASE)
 TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=%]+")
+# Cloudflare's e-mail protection, on few pages: found by one query rather than two checks per link
+_CLOUDFLARE_LINKS = etree.XPath(
+    "descendant-or-self::a[@href][string(@data-cfemail) or contains(@href, '/cdn-cgi/l/email-protection')]"
+)
+_CLOUDFLARE_SPANS = etree.XPath("descendant-or-self::span[string(@data-cfemail)]")
 # zero-width spaces and joiners, word joiner, BOM, soft hyphen, direction marks, invisible operators;
 # a regex, as str.translate was 1.5 ms a page
 INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u2061\u2062\u2063\u2064\u180e]")
@@ -504,26 +509,29 @@ def _fix_relative_times(root: etree._Element) -> None:
 
 
 def _absolutize_links(root: etree._Element, base_url: str) -> None:
+    protected = [(link, link.get("href", "")) for link in _CLOUDFLARE_LINKS(root)]  # as published
+    cleaned: dict[str, str] = {}  # a page links to the same few places many times
     for link in root.iter("a"):
         href = link.get("href")
-        if href is None:
-            continue
-        link.set("href", clean_url(href.strip(), base_url))
-        if link.get("data-cfemail") or "/cdn-cgi/l/email-protection" in href:
-            address = _cloudflare_email(link.get("data-cfemail") or href.rsplit("#", 1)[-1])
-            if address:
-                link.set("href", f"mailto:{address}")
-                if not "".join(link.itertext()).strip() or "[email" in "".join(link.itertext()):
-                    for child in list(link):
-                        link.remove(child)
-                    link.text = address
-    for span in root.iter("span"):
-        if span.get("data-cfemail"):
-            address = _cloudflare_email(span.get("data-cfemail", ""))
-            if address:
-                for child in list(span):
-                    span.remove(child)
-                span.text = address
+        if href is not None:
+            url = cleaned.get(href)
+            if url is None:
+                url = cleaned[href] = clean_url(href.strip(), base_url)
+            link.set("href", url)
+    for link, href in protected:
+        address = _cloudflare_email(link.get("data-cfemail") or href.rsplit("#", 1)[-1])
+        if address:
+            link.set("href", f"mailto:{address}")
+            if not "".join(link.itertext()).strip() or "[email" in "".join(link.itertext()):
+                for child in list(link):
+                    link.remove(child)
+                link.text = address
+    for span in _CLOUDFLARE_SPANS(root):  # after the links: a link's own span went with its text
+        address = _cloudflare_email(span.get("data-cfemail", ""))
+        if address:
+            for child in list(span):
+                span.remove(child)
+            span.text = address
 
 
 def _cloudflare_email(encoded: str) -> str | None:
@@ -676,20 +684,23 @@ def to_text(root: etree._Element) -> str:
     buffer = writer.buffer
     for event, element in etree.iterwalk(root, events=("start", "end")):
         tag = element.tag
-        if not isinstance(tag, str):
-            continue
+        # each .text or .tail read makes a new string from lxml's: read once
         if event == "start":
             if tag in structural:
                 writer.start(element)
                 buffer = writer.buffer  # flush() starts a new one
-            if element.text:
-                buffer.append(element.text)
+            elif not isinstance(tag, str):
+                continue
+            if text := element.text:
+                buffer.append(text)
         else:
             if tag in structural:
                 writer.end(element)
                 buffer = writer.buffer
-            if element.tail:
-                buffer.append(element.tail)
+            elif not isinstance(tag, str):
+                continue
+            if tail := element.tail:
+                buffer.append(tail)
     writer.flush()
     return "\n".join(writer.lines)
 
