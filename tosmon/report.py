@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import orjson
+
 from tosmon.errors import ExitCode
 from tosmon.extract import CONTROL_SEQUENCE
 from tosmon.models import Change, CheckResult, CheckRun, Flag
@@ -58,7 +60,7 @@ def run_json(run: CheckRun) -> Iterator[str]:
     started_at = json.dumps(run.started_at.isoformat())
     yield f'{{\n  "schema_version": {SCHEMA_VERSION},\n  "started_at": {started_at},\n  "documents": ['
     for index, result in enumerate(run.results):
-        document = json.dumps(result_to_json(result), ensure_ascii=False, indent=2)
+        document = orjson.dumps(result_to_json(result), option=orjson.OPT_INDENT_2).decode()
         yield ("," if index else "") + "\n    " + document.replace("\n", "\n    ")
     yield "\n  ]\n}" if run.results else "]\n}"
 
