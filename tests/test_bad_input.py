@@ -132,6 +132,26 @@ def test_documents_whose_names_map_to_the_same_folder_are_never_mixed(
     assert ["First." in v.text for v in store.versions(first)] == [True]
 
 
+def test_a_long_run_that_forgets_folders_still_never_mixes_two_documents(
+    httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store forgets what it knows of folders every so many documents (memory stays flat);
+    the owner of a folder is still read back from its document.json."""
+    monkeypatch.setattr("tosmon.store.FOLDERS_REMEMBERED", 2)
+    httpserver.expect_request("/one").respond_with_data(
+        PAGE.format(clause="First."), content_type="text/html"
+    )
+    fillers = [Document(f"Filler {i}", "Terms", httpserver.url_for("/one")) for i in range(5)]
+    first = Document("Acme/Music", "Terms", httpserver.url_for("/one"))
+    second = Document("Acme-Music", "Terms", httpserver.url_for("/one"))
+    store = Store(tmp_path / "snapshots").open()
+    settings = FetchSettings(retries=0, timeout=5, total=1, per_host=1)  # one after another, in order
+    run = check((first, *fillers, second), store, settings=settings)
+    assert [r.status for r in run.results] == ["new"] * 6 + ["error"]
+    assert "holds 'Acme/Music' 'Terms'" in str(run.results[-1].error)
+    assert len(store._folders) <= 2
+
+
 def test_terminal_report_strips_control_sequences_from_page_text_and_names(
     httpserver: HTTPServer, tmp_path: Path, tosmon: Callable[..., Any]
 ) -> None:

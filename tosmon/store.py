@@ -40,6 +40,7 @@ from tosmon.models import Document, Snapshot
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "tosmon-store.json"
+FOLDERS_REMEMBERED = 1024  # a long run forgets them in batches: its memory stays flat (1.5 KB a document)
 RAW_EXTENSIONS = {
     "text/html": "html",
     "application/xhtml+xml": "html",
@@ -91,18 +92,22 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers and the next run see all or nothing.
 
     No fsync per file (8 ms each here, 50 ms a document): the run syncs the store once at its end.
+    The temporary name is a plain string: pathlib interns every name it parses, one per file written.
     """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
         try:
-            temporary.write_bytes(data)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
         except FileNotFoundError:  # a new folder: created only then, not before every write
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(data)
+            os.makedirs(folder, exist_ok=True)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):
-            temporary.unlink()
+            os.unlink(temporary)
         raise StoreError(f"{path}: cannot write: {error.strerror or error}") from None
 
 
@@ -211,6 +216,10 @@ class Store:
         key = (document.service, document.name)
         directory = self._folders.get(key)
         if directory is None:  # slugs are asked for several times per document and run
+            if len(self._folders) >= FOLDERS_REMEMBERED:
+                self._folders.clear()
+                self._owners.clear()  # a folder's owner is also on disk, in its document.json
+                self._described.clear()
             directory = self._folders[key] = self.root / slug(document.service) / slug(document.name)
         owner = self._owners.get(directory)
         if owner is None:
