@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 
 from tosmon import check as check_module
 from tosmon.check import check
-from tosmon.models import CheckResult
+from tosmon.models import CheckResult, CheckRun, Document
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 
@@ -150,3 +150,11 @@ def test_a_clock_worker_processes_cannot_receive_keeps_the_run_in_this_process(
     assert split_runs == [2]
     assert [(r.document.id, r.status) for r in run.results] == [(d.id, "new") for d in documents]
     assert run.started_at == moment
+
+
+def test_a_run_of_ten_thousand_documents_is_described_in_one_short_line() -> None:
+    """asyncio builds the repr of a run as it ends: it must not grow with the watchlist."""
+    document = Document("Acme", "Terms", "https://acme.example/terms")
+    started = datetime(2026, 11, 26, tzinfo=UTC)
+    run = CheckRun(started, (CheckResult(document, "new", checked_at=started),) * 10_000)
+    assert repr(run) == f"CheckRun(started_at={started!r}, results=<10000 results>)"
