@@ -589,10 +589,15 @@ def _looks_like_token(value: str) -> bool:
 
 
 _STRUCTURAL = BLOCK_TAGS | {"br", "a", "td", "th"}
+_LISTS = frozenset(["ul", "ol", "menu", "dir"])
+_PLAIN_BLOCKS = BLOCK_TAGS - HEADING_LEVELS.keys() - _LISTS - {"li", "blockquote"}  # only end lines
 
 
 class _Writer:
-    """Collects inline text into lines; block elements end lines."""
+    """Collects inline text into lines; block elements end lines.
+
+    start() and end() are called for the elements that shape lines only, and return the buffer
+    that text goes to next (flush() starts a new one)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -610,93 +615,97 @@ class _Writer:
                 self.lines.append(self.prefix + line)
         self.prefix = ""
 
-    def start(self, element: etree._Element) -> None:
-        tag = element.tag
-        if tag == "br":
+    def start(self, tag: str, element: etree._Element) -> list[str]:
+        if tag in _PLAIN_BLOCKS:  # p, div, tr... (the most common)
+            if self.cells:
+                self.buffer.append(" ")
+            else:
+                self.flush()
+            return self.buffer
+        if tag == "a":
+            self.links.append((len(self.buffer), element.get("href") or ""))
+        elif tag in ("td", "th"):
+            if self.cells == 0 and _ends_without_bar(self.buffer):
+                self.buffer.append(" | ")
+            self.cells += 1
+        elif tag == "br":
             if not self.cells:
                 self.flush()
             else:
                 self.buffer.append(" ")
-            return
-        if tag == "a":
-            self.links.append((len(self.buffer), element.get("href") or ""))
-            return
-        if tag in ("td", "th"):
-            pending = "".join(self.buffer).strip()
-            if self.cells == 0 and pending and not pending.endswith("|"):
-                self.buffer.append(" | ")
-            self.cells += 1
-            return
-        if tag not in BLOCK_TAGS:
-            return
-        if self.cells:
+        elif self.cells:
             self.buffer.append(" ")
-            return
-        self.flush()
-        if tag in HEADING_LEVELS:
-            self.prefix = "#" * HEADING_LEVELS[tag] + " "
-        elif tag in ("ul", "ol", "menu", "dir"):
-            self.lists.append(
-                [
-                    tag,
-                    int(element.get("start", "1") or 1)
-                    if tag == "ol" and (element.get("start") or "1").isdigit()
-                    else 1,
-                ]
-            )
-        elif tag == "li":
-            depth = max(len(self.lists) - 1, 0)
-            if self.lists and self.lists[-1][0] == "ol":
-                marker = f"{self.lists[-1][1]}. "
-                self.lists[-1][1] = int(self.lists[-1][1]) + 1  # type: ignore[call-overload]
-            else:
-                marker = "- "
-            self.prefix = "  " * depth + marker
-        elif tag == "blockquote":
-            self.prefix = "> "
+        else:
+            self.flush()
+            if tag in HEADING_LEVELS:
+                self.prefix = "#" * HEADING_LEVELS[tag] + " "
+            elif tag in _LISTS:
+                self.lists.append(
+                    [
+                        tag,
+                        int(element.get("start", "1") or 1)
+                        if tag == "ol" and (element.get("start") or "1").isdigit()
+                        else 1,
+                    ]
+                )
+            elif tag == "li":
+                depth = max(len(self.lists) - 1, 0)
+                if self.lists and self.lists[-1][0] == "ol":
+                    marker = f"{self.lists[-1][1]}. "
+                    self.lists[-1][1] = int(self.lists[-1][1]) + 1  # type: ignore[call-overload]
+                else:
+                    marker = "- "
+                self.prefix = "  " * depth + marker
+            elif tag == "blockquote":
+                self.prefix = "> "
+        return self.buffer
 
-    def end(self, element: etree._Element) -> None:
-        tag = element.tag
+    def end(self, tag: str) -> list[str]:
         if tag == "a":
             position, href = self.links.pop()
             inner = "".join(self.buffer[position:]).strip()
             if inner and href and not href.startswith(("#", "javascript:")):
                 self.buffer[position:] = [f"[{' '.join(inner.split())}]({href})"]
-            return
-        if tag in ("td", "th"):
+        elif tag in ("td", "th"):
             self.cells -= 1
             if self.cells == 0:
                 self.buffer.append(" | ")
-            return
-        if tag not in BLOCK_TAGS or self.cells:
-            return
-        if tag in ("ul", "ol", "menu", "dir") and self.lists:
-            self.lists.pop()
-        if tag == "tr":
-            line = " ".join("".join(self.buffer).split()).rstrip("|").strip()
-            self.buffer = [line]
-        self.flush()
+        elif tag == "br" or self.cells:
+            pass
+        else:
+            if tag in _LISTS and self.lists:
+                self.lists.pop()
+            elif tag == "tr":
+                self.buffer = [" ".join("".join(self.buffer).split()).rstrip("|").strip()]
+            self.flush()
+        return self.buffer
+
+
+def _ends_without_bar(buffer: list[str]) -> bool:
+    """Whether the text so far is not empty and does not end a table cell (" | ")."""
+    for piece in reversed(buffer):
+        if piece := piece.rstrip():
+            return not piece.endswith("|")
+    return False
 
 
 def to_text(root: etree._Element) -> str:
     writer = _Writer()
+    start, end = writer.start, writer.end
     structural = _STRUCTURAL  # other elements (span, em, ...) only carry text: no call for them
     buffer = writer.buffer
     for event, element in etree.iterwalk(root, events=("start", "end")):
-        tag = element.tag
-        # each .text or .tail read makes a new string from lxml's: read once
+        tag = element.tag  # each read of .tag, .text or .tail makes a new string: read once
         if event == "start":
             if tag in structural:
-                writer.start(element)
-                buffer = writer.buffer  # flush() starts a new one
+                buffer = start(tag, element)
             elif not isinstance(tag, str):
                 continue
             if text := element.text:
                 buffer.append(text)
         else:
             if tag in structural:
-                writer.end(element)
-                buffer = writer.buffer
+                buffer = end(tag)
             elif not isinstance(tag, str):
                 continue
             if tail := element.tail:
