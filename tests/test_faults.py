@@ -268,7 +268,7 @@ def test_refused_connection_is_retried_then_reported(httpserver: HTTPServer, tmp
     port = closed.getsockname()[1]
     closed.close()
     good, hostile, store = run_beside_good_page(httpserver, tmp_path, f"http://127.0.0.1:{port}/terms")
-    assert_reported_not_recorded(good, hostile, store, "cannot connect: All connection attempts failed")
+    assert_reported_not_recorded(good, hostile, store, "cannot connect: connection refused")
 
 
 def test_host_name_that_does_not_resolve_is_a_permanent_error(httpserver: HTTPServer, tmp_path: Path) -> None:

@@ -1,0 +1,111 @@
+"""Connections: pages come over HTTPS from a server the system trusts, one kept-alive connection serves
+a host's documents in turn, and a connection the server closed while idle is replaced, not an error.
+
+The servers are real and listen on 127.0.0.1 (http.server with TLS from a private authority that the
+test makes trusted through SSL_CERT_FILE, as a user with a company CA would).
+"""
+
+from __future__ import annotations
+
+import http.server
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tosmon.check import check
+from tosmon.fetch import FetchSettings
+from tosmon.models import Document
+from tosmon.store import Store
+
+ONE_AT_A_TIME = FetchSettings(timeout=5.0, retries=0, per_host=1, total=1)
+
+
+@dataclass
+class Site:
+    url: str
+    connections: set[tuple[str, int]] = field(default_factory=set)  # client address of each connection
+    requests: int = 0
+
+
+def serve(context: ssl.SSLContext | None, close_after_each: bool) -> tuple[Site, http.server.HTTPServer]:
+    """An HTTP/1.1 server that keeps connections alive unless `close_after_each`, when it hangs up
+    after each response without saying so (as a server whose keep-alive timeout is shorter than ours)."""
+    site = Site("")
+
+    class Terms(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            site.connections.add(self.client_address)
+            site.requests += 1
+            body = (
+                f"<html><body><main><h1>Terms {self.path}</h1><p>{'Clause. ' * 40}</p></main></body></html>"
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body.encode())))
+            self.end_headers()
+            self.wfile.write(body.encode())
+            self.wfile.flush()
+            if close_after_each:
+                self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Terms)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    scheme = "https" if context else "http"
+    site.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    return site, server
+
+
+@pytest.fixture
+def trusted_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ssl.SSLContext]:
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "company-ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    yield context
+
+
+def documents(site: Site, count: int) -> tuple[Document, ...]:
+    return tuple(Document(f"Service {i}", "Terms", f"{site.url}/terms/{i}") for i in range(count))
+
+
+def test_pages_over_https_from_a_trusted_authority_share_one_kept_alive_connection(
+    tmp_path: Path, trusted_tls: ssl.SSLContext
+) -> None:
+    site, server = serve(trusted_tls, close_after_each=False)
+    try:
+        run = check(documents(site, 3), Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(r.status, r.error) for r in run.results] == [("new", None)] * 3
+    assert site.requests == 3
+    assert len(site.connections) == 1
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_error(
+    tmp_path: Path, trusted_tls: ssl.SSLContext, tls: bool
+) -> None:
+    site, server = serve(trusted_tls if tls else None, close_after_each=True)
+    try:
+        run = check(documents(site, 4), Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(r.status, r.error) for r in run.results] == [("new", None)] * 4
+    assert site.requests == 4  # no request failed and was sent again
+    assert len(site.connections) == 4
