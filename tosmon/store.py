@@ -40,7 +40,7 @@ from tosmon.models import Document, Snapshot
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "tosmon-store.json"
-FOLDERS_REMEMBERED = 1024  # a long run forgets them in batches: its memory stays flat (1.5 KB a document)
+FOLDERS_REMEMBERED = 1024  # then forgotten all at once (1.5 KB each): a long run's memory stays flat
 RAW_EXTENSIONS = {
     "text/html": "html",
     "application/xhtml+xml": "html",
