@@ -1,8 +1,8 @@
 """Connections: pages come over HTTPS from a server the system trusts, one kept-alive connection serves
 a host's documents in turn, and a connection the server closed while idle is replaced, not an error.
 
-The servers are real and listen on 127.0.0.1 (http.server with TLS from a private authority that the
-test makes trusted through SSL_CERT_FILE, as a user with a company CA would).
+The servers are real and listen on 127.0.0.1 (http.server, with TLS from conftest's private authority,
+trusted through SSL_CERT_FILE).
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 import http.server
 import ssl
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import trustme
 
 from tosmon.check import check
 from tosmon.fetch import FetchSettings
@@ -67,25 +65,14 @@ def serve(context: ssl.SSLContext | None, close_after_each: bool) -> tuple[Site,
     return site, server
 
 
-@pytest.fixture
-def trusted_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ssl.SSLContext]:
-    authority = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    bundle = tmp_path / "company-ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    yield context
-
-
 def documents(site: Site, count: int) -> tuple[Document, ...]:
     return tuple(Document(f"Service {i}", "Terms", f"{site.url}/terms/{i}") for i in range(count))
 
 
 def test_pages_over_https_from_a_trusted_authority_share_one_kept_alive_connection(
-    tmp_path: Path, trusted_tls: ssl.SSLContext
+    tmp_path: Path, server_tls: ssl.SSLContext
 ) -> None:
-    site, server = serve(trusted_tls, close_after_each=False)
+    site, server = serve(server_tls, close_after_each=False)
     try:
         run = check(documents(site, 3), Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
     finally:
@@ -98,9 +85,9 @@ def test_pages_over_https_from_a_trusted_authority_share_one_kept_alive_connecti
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_error(
-    tmp_path: Path, trusted_tls: ssl.SSLContext, tls: bool
+    tmp_path: Path, server_tls: ssl.SSLContext, tls: bool
 ) -> None:
-    site, server = serve(trusted_tls if tls else None, close_after_each=True)
+    site, server = serve(server_tls if tls else None, close_after_each=True)
     try:
         run = check(documents(site, 4), Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
     finally:

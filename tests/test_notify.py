@@ -12,7 +12,6 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from pytest_httpserver import HTTPServer
@@ -334,18 +333,6 @@ def test_a_refused_report_does_not_hold_back_the_others(tosmon, site, watched, s
         "[tosmon] SoundCloud Terms of Service: new AI training clause",
     ]
     assert len(outbox(watchlist)) == 1
-
-
-@pytest.fixture
-def server_tls(tmp_path: Path, monkeypatch) -> ssl.SSLContext:
-    """A server certificate for 127.0.0.1 from a CA of the test's own, which clients trust via SSL_CERT_FILE."""
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server_context)
-    ca_file = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_file))
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-    return server_context
 
 
 @pytest.fixture
