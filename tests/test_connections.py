@@ -17,7 +17,7 @@ import pytest
 
 from tosmon.check import check
 from tosmon.fetch import FetchSettings
-from tosmon.models import Document
+from tosmon.models import CheckRun, Document
 from tosmon.store import Store
 
 ONE_AT_A_TIME = FetchSettings(timeout=5.0, retries=0, per_host=1, total=1)
@@ -65,19 +65,21 @@ def serve(context: ssl.SSLContext | None, close_after_each: bool) -> tuple[Site,
     return site, server
 
 
-def documents(site: Site, count: int) -> tuple[Document, ...]:
-    return tuple(Document(f"Service {i}", "Terms", f"{site.url}/terms/{i}") for i in range(count))
+def check_site(site: Site, server: http.server.HTTPServer, count: int, store: Path) -> CheckRun:
+    """Check `count` documents of the site, one request at a time, then stop its server."""
+    documents = tuple(Document(f"Service {i}", "Terms", f"{site.url}/terms/{i}") for i in range(count))
+    try:
+        return check(documents, Store(store).open(), settings=ONE_AT_A_TIME)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_pages_over_https_from_a_trusted_authority_share_one_kept_alive_connection(
     tmp_path: Path, server_tls: ssl.SSLContext
 ) -> None:
     site, server = serve(server_tls, close_after_each=False)
-    try:
-        run = check(documents(site, 3), Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
-    finally:
-        server.shutdown()
-        server.server_close()
+    run = check_site(site, server, 3, tmp_path / "snapshots")
     assert [(r.status, r.error) for r in run.results] == [("new", None)] * 3
     assert site.requests == 3
     assert len(site.connections) == 1
@@ -88,11 +90,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_error(
     tmp_path: Path, server_tls: ssl.SSLContext, tls: bool
 ) -> None:
     site, server = serve(server_tls if tls else None, close_after_each=True)
-    try:
-        run = check(documents(site, 4), Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
-    finally:
-        server.shutdown()
-        server.server_close()
+    run = check_site(site, server, 4, tmp_path / "snapshots")
     assert [(r.status, r.error) for r in run.results] == [("new", None)] * 4
     assert site.requests == 4  # no request failed and was sent again
     assert len(site.connections) == 4
