@@ -311,12 +311,16 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
                 or self.writer.transport.is_closing()
                 or (sock is not None and bool(_poll_readable(sock)))
             )
-        name = {"client_addr": "sockname", "server_addr": "peername"}.get(info, info)
-        return (
-            self.writer.get_extra_info(name)
-            if name in ("ssl_object", "sockname", "peername", "socket")
-            else None
-        )
+        return self.writer.get_extra_info(_EXTRA_INFO[info]) if info in _EXTRA_INFO else None
+
+
+# httpcore's names of a connection's details, and asyncio's
+_EXTRA_INFO = {
+    "ssl_object": "ssl_object",
+    "socket": "socket",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+}
 
 
 def _poll_readable(sock: socket.socket) -> list[tuple[int, int]]:
@@ -326,6 +330,8 @@ def _poll_readable(sock: socket.socket) -> list[tuple[int, int]]:
 
 
 class _AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """TCP connections only: tosmon's pools set no local address, socket options or Unix sockets."""
+
     async def connect_tcp(
         self,
         host: str,
@@ -336,26 +342,14 @@ class _AsyncioBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(local_address, 0) if local_address else None
-                )
+                reader, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout("no connection within the connect timeout") from None
         except ConnectionRefusedError:
             raise httpcore.ConnectError("connection refused") from None
         except OSError as error:
             raise httpcore.ConnectError(_reason(error)) from None
-        for option in socket_options or ():
-            writer.get_extra_info("socket").setsockopt(*option)
         return _AsyncioStream(reader, writer)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not used by tosmon")
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
