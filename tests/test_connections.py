@@ -1,5 +1,6 @@
 """Connections: pages come over HTTPS from a server the system trusts, one kept-alive connection serves
-a host's documents in turn, and a connection the server closed while idle is replaced, not an error.
+a host's documents in turn, a connection the server closed while idle is replaced, and a request the
+server hung up on as it arrived is sent again at once: none of them is an error.
 
 The servers are real and listen on 127.0.0.1 (http.server, with TLS from conftest's private authority,
 trusted through SSL_CERT_FILE).
@@ -8,6 +9,8 @@ trusted through SSL_CERT_FILE).
 from __future__ import annotations
 
 import http.server
+import itertools
+import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -94,3 +97,46 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_error(
     assert [(r.status, r.error) for r in run.results] == [("new", None)] * 4
     assert site.requests == 4  # no request failed and was sent again
     assert len(site.connections) == 4
+
+
+def test_a_request_the_server_hung_up_on_is_sent_again_at_once_on_a_new_connection(
+    tmp_path: Path,
+) -> None:
+    """The server's idle timeout and the next request cross: it closes the kept-alive connection
+    when the request arrives, without a response. Sent again at once, not after a backoff, and
+    not an error even with no retries."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[tuple[int, str]] = []  # (connection number, request line)
+
+    def serve_connections() -> None:
+        for number in itertools.count(1):
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection, connection.makefile("rb") as requests:
+                while line := requests.readline():
+                    while requests.readline() not in (b"\r\n", b""):
+                        pass  # the headers
+                    received.append((number, line.decode().split()[1]))
+                    if number == 1 and len(received) == 2:
+                        break  # hang up on the second request of the first connection
+                    body = (
+                        b"<html><body><main><h1>Terms</h1><p>"
+                        + b"Clause. " * 40
+                        + b"</p></main></body></html>"
+                    )
+                    head = (
+                        f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n\r\n"
+                    )
+                    connection.sendall(head.encode() + body)
+
+    threading.Thread(target=serve_connections, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    documents = tuple(Document(f"Service {i}", "Terms", f"{url}/terms/{i}") for i in range(3))
+    try:
+        run = check(documents, Store(tmp_path / "snapshots").open(), settings=ONE_AT_A_TIME)
+    finally:
+        listener.close()
+    assert [(r.status, r.error) for r in run.results] == [("new", None)] * 3
+    assert received == [(1, "/terms/0"), (1, "/terms/1"), (2, "/terms/1"), (2, "/terms/2")]

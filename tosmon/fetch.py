@@ -32,6 +32,8 @@ from tosmon.models import Document, Snapshot, utcnow
 USER_AGENT = f"tosmon/{__version__} (terms-of-service change monitor; +https://github.com/tosmon/tosmon)"
 MAX_RETRY_AFTER = 60.0
 # A redirect that lands here means the page now wants a session: what it serves is not the terms.
+# httpcore's words for a connection closed before any byte of the response came
+HUNG_UP = "Server disconnected without sending a response"
 LOGIN_PATH = re.compile(r"(^|[/_.-])(log-?in|sign-?in|signon|sso|auth|oauth2?)([/_.?-]|$)", re.IGNORECASE)
 
 
@@ -74,7 +76,12 @@ class Fetcher:
             try:
                 # The host's slot first: a task waiting for its host must not hold one of the run's slots.
                 async with self._hosts[host], self._total:
-                    result = await self._fetch_once(document, etag, last_modified)
+                    try:
+                        result = await self._fetch_once(document, etag, last_modified)
+                    except _HungUp:
+                        # the server closed a kept-alive connection as the request went out (its idle
+                        # timeout ran out): sent again at once on a new connection, as browsers do
+                        result = await self._fetch_once(document, etag, last_modified)
                     if self.settings.host_delay:
                         await asyncio.sleep(self.settings.host_delay)
                     return result
@@ -148,6 +155,8 @@ class Fetcher:
                 f"cannot connect: {_reason(error)}", transient=_transient_connect(error)
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+            if isinstance(error, httpx.RemoteProtocolError) and str(error).startswith(HUNG_UP):
+                raise _HungUp(f"connection broken: {_reason(error)}", transient=True) from None
             raise FetchError(f"connection broken: {_reason(error)}", transient=True) from None
         except httpx.HTTPError as error:
             raise FetchError(f"{type(error).__name__}: {_reason(error)}") from None
@@ -175,6 +184,11 @@ class Fetcher:
         if len(body) > limit:
             raise too_large
         return bytes(body)
+
+
+class _HungUp(FetchError):
+    """The connection closed before any byte of the response: on a kept-alive connection, the server's
+    idle timeout and the request crossed."""
 
 
 def _decoder(content_encoding: str) -> zlib._Decompress | None:
