@@ -32,9 +32,9 @@ from tosmon.models import Document, Snapshot, utcnow
 USER_AGENT = f"tosmon/{__version__} (terms-of-service change monitor; +https://github.com/tosmon/tosmon)"
 MAX_RETRY_AFTER = 60.0
 # A redirect that lands here means the page now wants a session: what it serves is not the terms.
+LOGIN_PATH = re.compile(r"(^|[/_.-])(log-?in|sign-?in|signon|sso|auth|oauth2?)([/_.?-]|$)", re.IGNORECASE)
 # httpcore's words for a connection closed before any byte of the response came
 HUNG_UP = "Server disconnected without sending a response"
-LOGIN_PATH = re.compile(r"(^|[/_.-])(log-?in|sign-?in|signon|sso|auth|oauth2?)([/_.?-]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
