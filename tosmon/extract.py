@@ -670,9 +670,7 @@ class _Writer:
             self.cells -= 1
             if self.cells == 0:
                 self.buffer.append(" | ")
-        elif tag == "br" or self.cells:
-            pass
-        else:
+        elif tag != "br" and not self.cells:
             if tag in _LISTS and self.lists:
                 self.lists.pop()
             elif tag == "tr":

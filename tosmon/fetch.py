@@ -323,7 +323,7 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
                 self.reader.at_eof()
                 or self.reader.exception() is not None
                 or self.writer.transport.is_closing()
-                or (sock is not None and bool(_poll_readable(sock)))
+                or (sock is not None and _readable(sock))
             )
         return self.writer.get_extra_info(_EXTRA_INFO[info]) if info in _EXTRA_INFO else None
 
@@ -337,10 +337,10 @@ _EXTRA_INFO = {
 }
 
 
-def _poll_readable(sock: socket.socket) -> list[tuple[int, int]]:
+def _readable(sock: socket.socket) -> bool:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
-    return poller.poll(0)
+    return bool(poller.poll(0))
 
 
 class _AsyncioBackend(httpcore.AsyncNetworkBackend):
