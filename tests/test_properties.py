@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from tosmon.diff import diff_versions, segment, word_diff
 from tosmon.errors import ExtractError
-from tosmon.extract import CONTROL_SEQUENCE, extract
+from tosmon.extract import extract
 from tosmon.flag import flag_changes, load_taxonomy
 from tosmon.report import safe_text
+from tosmon.text import CONTROL_SEQUENCE
 
 TAXONOMY = load_taxonomy()
 SETTINGS = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -18,8 +18,9 @@ import pytest
 import yaml
 from test_notify import SENDER, Mailbox, start_smtp_fixture, subject  # noqa: F401  (the start_smtp fixture)
 
+from tosmon.cron import cron_trigger
 from tosmon.models import Document
-from tosmon.schedule import Job, Scheduler, cron_trigger, plan
+from tosmon.schedule import Job, Scheduler, plan
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 

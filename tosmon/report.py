@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import orjson
 
 from tosmon.errors import ExitCode
-from tosmon.extract import CONTROL_SEQUENCE
 from tosmon.models import Change, CheckResult, CheckRun, Flag
+from tosmon.text import CONTROL_SEQUENCE
 
 SCHEMA_VERSION = 1
 # Whole escape sequences first (CSI, and OSC up to BEL or ST), so no `[31m` is left behind; then any

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from tosmon.cron import cron_trigger
 from tosmon.errors import ConfigError, Problem
 from tosmon.extract import selector_problem
 from tosmon.fetch import FetchSettings
@@ -379,7 +380,6 @@ class _Checker:
         return None
 
     def cron(self, node: _Node, where: str) -> tuple[str, ...]:
-        from tosmon.schedule import cron_trigger
 
         result = []
         for value, item in self.strings(node, where):
