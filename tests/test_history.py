@@ -109,19 +109,15 @@ def test_show_prints_a_version_by_latest_relative_index_or_date(tosmon, tmp_path
 
 def test_show_rejects_a_version_that_does_not_exist(tosmon, tmp_path) -> None:
     root = two_versions(tmp_path)
+    valid = "versions are #1 (2023-05-01T04-00-00Z) to #2 (2024-02-07T04-00-00Z)"
     outcome = tosmon("show", "Tunehaven/Terms of Use", "-3", "--snapshots", root)
-    assert (outcome.code, outcome.stderr) == (
-        5,
-        "Error: Tunehaven/Terms of Use: version -3 does not exist (2 recorded)\n",
-    )
+    assert (outcome.code, outcome.stderr) == (5, f"Error: Tunehaven/Terms of Use: no version -3: {valid}\n")
     outcome = tosmon("show", "Tunehaven/Terms of Use", "2020-01-01", "--snapshots", root)
-    assert outcome.stderr == (
-        "Error: Tunehaven/Terms of Use: no version on or before 2020-01-01 "
-        "(the first is dated 2023-05-01T04:00:00+00:00)\n"
-    )
+    assert outcome.stderr == f"Error: Tunehaven/Terms of Use: no version on or before 2020-01-01: {valid}\n"
     outcome = tosmon("show", "Tunehaven/Terms of Use", "yesterday", "--snapshots", root)
     assert outcome.stderr == (
-        "Error: version 'yesterday': expected latest, -N or a date such as 2024-02-07 or 2024-02-07T10:00Z\n"
+        "Error: Tunehaven/Terms of Use: no version 'yesterday': expected #N or N (#1 the oldest, #-1 the latest), "
+        f"a stamp, latest, -N or a date such as 2024-02-07; {valid}\n"
     )
 
 

@@ -24,7 +24,8 @@ from tosmon.report import flag_title
 from tosmon.store import Store, StoredVersion, read_json
 
 CHANGE_KINDS = ("added", "removed", "changed", "moved")
-RELATIVE = re.compile(r"-(\d+)")
+NUMBERED = re.compile(r"#?(-?\d+)")  # as numbered by `history`; -N counts from the end, as #-N does
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(-\d+)?")  # as `tosmon.store.stamp` writes it
 
 
 @dataclass(frozen=True)
@@ -152,23 +153,37 @@ def find_document(documents: list[Document], name: str) -> Document:
     raise TosmonError(f"unknown document {name!r} (expected 'Service/Document type'){hint}")
 
 
+VERSION_FORMS = "#N or N (#1 the oldest, #-1 the latest), a stamp, latest, -N or a date such as 2024-02-07"
+
+
 def find_version(document: Document, versions: list[StoredVersion], spec: str) -> StoredVersion:
-    """The version named by `spec`: `latest`, `-N` (-1 is the latest) or the one in force on a DATE."""
+    """The version named by `spec`, in any form tosmon prints or users type.
+
+    `#N` (or plain `N`) as numbered by `history`, #1 the oldest (`#-1` the latest); the stamp tosmon
+    prints (`2026-12-07T10-15-37Z`); `latest`; `-N` (-1 is the latest); or a DATE, meaning the
+    version in force then. A name that matches nothing says which versions there are.
+    """
     if not versions:
         raise TosmonError(f"{document.id}: no version recorded yet")
+    spec = spec.strip()
     if spec == "latest":
         return versions[-1]
-    relative = RELATIVE.fullmatch(spec)
-    if relative:
-        n = int(relative.group(1))
-        if not 1 <= n <= len(versions):
-            raise TosmonError(f"{document.id}: version {spec} does not exist ({len(versions)} recorded)")
-        return versions[-n]
+    number = NUMBERED.fullmatch(spec)
+    if number:
+        n = int(number[1])
+        if 1 <= n <= len(versions) or -len(versions) <= n <= -1:
+            return versions[n - 1 if n > 0 else n]
+        raise TosmonError(f"{document.id}: no version {spec}: {version_range(versions)}")
+    for version in versions:
+        if version.name == spec:
+            return version
+    if STAMP.fullmatch(spec):
+        raise TosmonError(f"{document.id}: no version {spec}: {version_range(versions)}")
     try:
         moment = datetime.fromisoformat(spec)
     except ValueError:
         raise TosmonError(
-            f"version {spec!r}: expected latest, -N or a date such as 2024-02-07 or 2024-02-07T10:00Z"
+            f"{document.id}: no version {spec!r}: expected {VERSION_FORMS}; {version_range(versions)}"
         ) from None
     if len(spec) == 10:  # a bare date means the version in force at the end of that day
         moment = datetime.combine(moment.date(), time.max)
@@ -176,9 +191,15 @@ def find_version(document: Document, versions: list[StoredVersion], spec: str) -
         moment = moment.replace(tzinfo=UTC)
     earlier = [v for v in versions if v.date <= moment]
     if not earlier:
-        first = versions[0].date.astimezone(UTC).isoformat()
-        raise TosmonError(f"{document.id}: no version on or before {spec} (the first is dated {first})")
+        raise TosmonError(f"{document.id}: no version on or before {spec}: {version_range(versions)}")
     return earlier[-1]
+
+
+def version_range(versions: list[StoredVersion]) -> str:
+    """Which versions there are, in the words `history` uses: "versions #1 (stamp) to #3 (stamp)"."""
+    if len(versions) == 1:
+        return f"the only version is #1 ({versions[0].name})"
+    return f"versions are #1 ({versions[0].name}) to #{len(versions)} ({versions[-1].name})"
 
 
 class _AsOf(Store):

@@ -12,7 +12,7 @@ from tosmon.cli.base import fail, handle_errors, main, store_options
 from tosmon.cli.console import make_console, render_changes, render_flags
 from tosmon.cli.history import open_history
 from tosmon.diff import diff_versions
-from tosmon.errors import ExitCode
+from tosmon.errors import ExitCode, TosmonError
 from tosmon.extract import extract, selector_problem
 from tosmon.flag import flag_changes, load_taxonomy
 from tosmon.history import find_document, find_version
@@ -64,11 +64,14 @@ def diff_command(
     """Compare two local files OLD and NEW clause by clause and flag new clauses. Exit 1 when they differ,
     like diff(1).
 
-    With --from or --to, compare two stored versions of DOCUMENT ('Service/Document type') instead:
-    `tosmon diff "SoundCloud/Terms of Service" --from -2 --to latest`. A version is `latest`, `-N`
-    (-1 is the latest) or a DATE (the version in force then); --from defaults to the version before --to.
+    Given a DOCUMENT ('Service/Document type') instead, compare two of its stored versions: alone, its
+    last change (the latest version against the one before); with --from and --to, any two:
+    `tosmon diff "SoundCloud/Terms of Service" --from '#2' --to '#5'`. A VERSION is '#N' or N as
+    numbered by `history`, the stamp tosmon prints, latest, -N (-1 is the latest) or a DATE (the
+    version in force then); --from defaults to the version before --to, --to to the latest.
     """
-    if from_ is None and to is None:
+    stored = from_ is not None or to is not None or (new is None and not Path(old).exists())
+    if not stored:
         if new is None:
             fail(
                 "missing argument NEW (or use --from/--to to compare stored versions of a document)",
@@ -82,7 +85,12 @@ def diff_command(
         if select or remove:
             fail("--select/--remove apply to local files, not to stored versions", ExitCode.USAGE)
         store, documents, taxonomy = open_history(watchlist, snapshots)
-        document = find_document(documents, old)
+        try:
+            document = find_document(documents, old)
+        except TosmonError as error:
+            if from_ is None and to is None:  # maybe a mistyped file name
+                fail(f"{error}; and there is no file {old!r}", ExitCode.USAGE)
+            raise
         versions = store.versions(document)
         after = find_version(document, versions, to or "latest")
         before = (
@@ -90,8 +98,17 @@ def diff_command(
             if from_
             else find_version(document, versions[: versions.index(after)] or [after], "latest")
         )
+        if before is after and from_ is None:
+            click.echo(
+                f"{document.id}: {after.name} is its first version (#{versions.index(after) + 1}): "
+                "no change before it",
+                err=True,
+            )
         old_text, new_text = before.text, after.text
-        label = f"{document.id} ({after.name})"
+        label = (
+            f"{document.id} (#{versions.index(before) + 1} {before.name} → "
+            f"#{versions.index(after) + 1} {after.name})"
+        )
     changes = diff_versions(old_text, new_text)
     flags = flag_changes(changes, taxonomy)
     if as_json:

@@ -73,29 +73,35 @@ document_argument = click.argument("document", required=False, metavar="[DOCUMEN
 def history_command(document: str | None, watchlist: Path, snapshots: Path | None, as_json: bool) -> None:
     """The timeline of recorded versions of DOCUMENT ('Service/Document type'), or of every document.
 
-    Each version shows its date, source (fetch, archive, import), size, clauses added, removed and
-    changed, and flags; with --json it also cites the raw snapshot it came from (file, sha256, URLs,
-    fetch date) and the file of its text.
+    Each version shows its number (#1 the oldest) and stamp (its UTC time), which `show` and `diff`
+    take as VERSION; its source (fetch, archive, import), size, clauses added, removed and changed,
+    and flags. With --json it also cites the raw snapshot it came from (file, sha256, URLs, fetch
+    date) and the file of its text.
     """
     store, timelines = select_timelines(watchlist, snapshots, document)
-    entries = sorted(
-        (e for t in timelines.values() for e in t), key=lambda e: (e.version.date, e.document.id)
+    numbered = sorted(
+        ((n, e) for t in timelines.values() for n, e in enumerate(t, 1)),
+        key=lambda item: (item[1].version.date, item[1].document.id),
     )
     if as_json:
-        data = {"schema_version": SCHEMA_VERSION, "versions": [entry_to_json(e, store) for e in entries]}
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        versions = [{"number": n, **entry_to_json(e, store)} for n, e in numbered]
+        click.echo(
+            json.dumps({"schema_version": SCHEMA_VERSION, "versions": versions}, ensure_ascii=False, indent=2)
+        )
         return
     console = make_console()
-    table = Table(title=f"tosmon history{': ' + document if document else ''}", title_justify="left")
+    title = f"tosmon history{': ' + document if document else ''} (times in UTC)"
+    table = Table(title=title, title_justify="left")
     if not document:
         table.add_column("Document")
-    for column in ("Date", "Source", "Size", "+", "-", "~", "Flags"):
-        table.add_column(column, justify="right" if column in ("Size", "+", "-", "~") else "left")
-    for entry in entries:
+    for column in ("#", "Version", "Source", "Size", "+", "-", "~", "Flags"):
+        table.add_column(column, justify="right" if column in ("#", "Size", "+", "-", "~") else "left")
+    for n, entry in numbered:
         changes = entry.changes
         flags = Text(summary(entry), style="bold red") if entry.flags else Text("")
         cells = [
-            entry.version.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            f"#{n}",
+            entry.version.name,
             entry.version.source,
             f"{entry.size:,}",
             str(changes.get("added", "")),
@@ -105,7 +111,7 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
         ]
         table.add_row(*([out(entry.document.id)] if not document else []), *cells)
     console.print(table)
-    for entry in entries:
+    for _, entry in numbered:
         if entry.flags:
             where = f"{entry.document.id} on {entry.version.date.astimezone(UTC):%Y-%m-%d}"
             render_flags(console, [flag_from_json(flag) for flag in entry.flags], where)
@@ -113,12 +119,16 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
 
 @main.command("show", context_settings={"ignore_unknown_options": True})  # so that -2 is a version
 @click.argument("document")
-@click.argument("version", required=False, default="latest", metavar="[latest|-N|DATE]")
+@click.argument("version", required=False, default="latest", metavar="[VERSION]")
 @store_options
 @handle_errors
 def show_command(document: str, version: str, watchlist: Path, snapshots: Path | None) -> None:
-    """Print the text of one version of DOCUMENT: the latest, the N-th from the end (-1 is the latest),
-    or the one in force on DATE (2024-02-07 or 2024-02-07T10:00Z)."""
+    """Print the text of one version of DOCUMENT, the latest by default.
+
+    VERSION is '#N' or N as numbered by `history` (#1 the oldest, #-1 the latest), the stamp tosmon
+    prints (2026-12-07T10-15-37Z), latest, -N (-1 is the latest), or a DATE (2024-02-07 or
+    2024-02-07T10:00Z: the version in force then). Quote '#N' in a shell, where # starts a comment.
+    """
     store, documents, _ = open_history(watchlist, snapshots)
     found = find_document(documents, document)
     click.echo(safe_text(find_version(found, store.versions(found), version).text), nl=False)
