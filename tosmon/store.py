@@ -259,6 +259,50 @@ class Store:
             found.append(Document(str(data["service"]), str(data["document"]), str(data.get("url", ""))))
         return sorted(found, key=lambda d: d.id)
 
+    def known(self, document: Document) -> bool:
+        """Whether the store holds anything of `document` (a folder described by its document.json)."""
+        return (self.root / slug(document.service) / slug(document.name) / "document.json").exists()
+
+    def rename(self, old: Document, new: Document) -> Path:
+        """Move a document's whole history (snapshots, versions, fetch state) to its new names.
+
+        The folder is renamed in one step, so the history is wholly under one name or the other,
+        never split; then its document.json takes the new names. Refused if the new names already
+        have a history. Returns the new folder.
+        """
+        source = self.directory(old)
+        info = source / "document.json"
+        if not info.exists():
+            raise StoreError(f"{old.id!r} has no history in {self.root}: nothing to move")
+        target = self.root / slug(new.service) / slug(new.name)
+        if target != source and (target / "document.json").exists():
+            owner = read_json(target / "document.json")
+            raise StoreError(
+                f"{target}: already holds the history of {owner.get('service')}/{owner.get('document')}; "
+                "rename or remove that one first"
+            )
+        described = {**read_json(info), "service": new.service, "document": new.name}
+        if new.url:
+            described["url"] = new.url
+        try:
+            if target != source:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(source, target)  # atomic; an empty leftover folder there is replaced
+        except OSError as error:
+            raise StoreError(f"{source}: cannot move to {target}: {error.strerror or error}") from None
+        try:
+            write_json(target / "document.json", described)
+        except StoreError:
+            if target != source:
+                os.rename(target, source)
+            raise
+        with contextlib.suppress(OSError):
+            source.parent.rmdir()  # the old service's folder, if this was its last document
+        self._folders.clear()
+        self._owners.clear()
+        self._described.clear()
+        return target
+
     # -- raw snapshots -----------------------------------------------------------------------
 
     def record_snapshot(self, document: Document, snapshot: Snapshot) -> str:

@@ -38,6 +38,12 @@ def add_documents(path: Path, documents: Mapping[str, Mapping[str, Settings]]) -
     end of `services:`. A document already in the watchlist is refused (ConfigError), as is any
     result the strict loader would refuse; then nothing is written. A missing file is created.
     """
+    text, _ = with_documents(path, documents)
+    _write(path, text)
+
+
+def with_documents(path: Path, documents: Mapping[str, Mapping[str, Settings]]) -> tuple[str, Watchlist]:
+    """The text `add_documents` would write, and the watchlist it reads as, without writing it."""
     text, before = _read(path)
     if before is None:
         plain = {"services": {service: dict(entries) for service, entries in documents.items()}}
@@ -53,6 +59,99 @@ def add_documents(path: Path, documents: Mapping[str, Mapping[str, Settings]]) -
         raise ConfigError(
             [Problem(str(path), 1, 1, "", "could not add the documents safely: nothing was written")]
         )
+    return text, after
+
+
+def renamed_watchlist(path: Path, old: tuple[str, str], new: tuple[str, str]) -> str:
+    """The text of the watchlist at `path` with document `old` (service, name) renamed `new`, checked
+    by the strict loader but not written (`write_watchlist` does that), so that a caller can first
+    move what goes with it.
+
+    Within a service only the key changes. To another service the entry moves, with its settings
+    and comments as written, to the end of that service (a service left without documents goes
+    too). Refused (ConfigError) if `old` is missing or `new` exists.
+    """
+    text, before = _read(path)
+    if before is None:
+        raise ConfigError([Problem(str(path), 1, 1, "", "cannot read the watchlist: no such file")])
+    services = _services(_tree(text, path), path)
+    service_node = _child(services, old[0])
+    key = _key(service_node, old[1]) if isinstance(service_node, yaml.MappingNode) else None
+    if key is None:
+        raise ConfigError([Problem(str(path), 1, 1, "", f"{'/'.join(old)} is not in the watchlist")])
+    assert isinstance(service_node, yaml.MappingNode)
+    _refuse_existing(services, path, *new)
+    if old[0] == new[0]:
+        text = text[: key.start_mark.index] + _scalar(new[1]) + text[key.end_mark.index :]
+    else:
+        text = _move(text, path, services, service_node, key, new)
+    after = _check(text, path)
+    ids = [d.id for d in before.documents]
+    ids.remove("/".join(old))
+    if sorted([*ids, "/".join(new)]) != sorted(d.id for d in after.documents):
+        raise ConfigError([Problem(str(path), 1, 1, "", "could not rename safely: nothing was written")])
+    return text
+
+
+def _move(
+    text: str,
+    path: Path,
+    services: yaml.MappingNode,
+    service_node: yaml.MappingNode,
+    key: yaml.Node,
+    new: tuple[str, str],
+) -> str:
+    """`text` with the entry `key` of `service_node` moved to the end of service `new[0]`, as `new[1]`."""
+    target = _child(services, new[0])
+    if service_node.flow_style or (isinstance(target, yaml.MappingNode) and target.flow_style):
+        raise ConfigError(
+            [
+                Problem(
+                    str(path),
+                    key.start_mark.line + 1,
+                    key.start_mark.column + 1,
+                    "",
+                    "cannot move a document between services written in flow style ({...}); "
+                    "move it by hand, then run `tosmon rename` again to move its history",
+                )
+            ]
+        )
+    value = next(v for k, v in service_node.value if k is key)
+    start = text.rfind("\n", 0, key.start_mark.index) + 1
+    end = _line_after(text, _content_end(value))
+    entry = text[start : key.start_mark.index] + _scalar(new[1]) + text[key.end_mark.index : end]
+    if not entry.endswith("\n"):
+        entry += _style(text, services).newline
+    removed = (start, end)
+    if len(service_node.value) == 1:  # its only entry: the service goes with it
+        service_key = next(k for k, v in services.value if v is service_node)
+        removed = (text.rfind("\n", 0, service_key.start_mark.index) + 1, end)
+    if isinstance(target, yaml.MappingNode):
+        at = _line_after(text, _content_end(target))
+        added = _indent(entry, target.value[0][0].start_mark.column - key.start_mark.column)
+    else:
+        style = _style(text, services)
+        column = services.value[0][0].start_mark.column
+        at = _line_after(text, _content_end(services))
+        added = " " * column + _scalar(new[0]) + ":" + style.newline
+        added += _indent(entry, column + style.step - key.start_mark.column)
+        if at == len(text) and not text.endswith("\n"):
+            added = style.newline + added
+    if at >= removed[1]:  # the later place first, so that the other is still right
+        return text[: removed[0]] + text[removed[1] : at] + added + text[at:]
+    return text[:at] + added + text[at : removed[0]] + text[removed[1] :]
+
+
+def _indent(block: str, delta: int) -> str:
+    """`block`'s lines moved right by `delta` columns (left if negative, as far as they have spaces)."""
+    lines = block.splitlines(keepends=True)
+    if delta >= 0:
+        return "".join(" " * delta + line if line.strip() else line for line in lines)
+    return "".join(line[min(-delta, len(line) - len(line.lstrip(" "))) :] for line in lines)
+
+
+def write_watchlist(path: Path, text: str) -> None:
+    """Replace the watchlist at `path` with `text` atomically, keeping its permissions."""
     _write(path, text)
 
 
