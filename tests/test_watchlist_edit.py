@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tosmon.errors import ConfigError
-from tosmon.watchlist import load_watchlist
-from tosmon.watchlist_edit import add_documents
+from tosmon.watchlist import load_watchlist, parse_watchlist
+from tosmon.watchlist_edit import add_documents, renamed_watchlist, write_watchlist
 
 BLOCK = """\
 # My watchlist — café, 音楽: keep these comments!
@@ -214,4 +214,39 @@ def test_file_without_final_newline_gets_one_before_the_new_entry(tmp_path: Path
     add_documents(path, {"A": {"Privacy": {"url": "https://a.example/p"}}})
     assert path.read_text(encoding="utf-8") == (
         "services:\n  A:\n    ToS:\n      url: https://a.example/tos  # end\n    Privacy:\n      url: https://a.example/p\n"
+    )
+
+
+def test_rename_within_a_service_changes_only_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(BLOCK, encoding="utf-8")
+    text = renamed_watchlist(path, ("SoundCloud", "Privacy Policy"), ("SoundCloud", "Privacy: EU"))
+    assert text == BLOCK.replace("    Privacy Policy:\n", "    'Privacy: EU':\n")
+    assert path.read_text(encoding="utf-8") == BLOCK  # not written until asked
+    write_watchlist(path, text)
+    assert "SoundCloud/Privacy: EU" in {d.id for d in load_watchlist(path).documents}
+
+
+def test_rename_to_a_new_service_moves_the_entry_and_drops_an_emptied_service(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(BLOCK, encoding="utf-8")
+    text = renamed_watchlist(path, ("YouTube", "Terms of Service"), ("Google", "YouTube Terms"))
+    youtube = '  YouTube:\n    Terms of Service:\n      url: "https://www.youtube.com/t/terms"\n'
+    google = '  Google:\n    YouTube Terms:\n      url: "https://www.youtube.com/t/terms"\n'
+    assert text == BLOCK.replace(youtube, google)
+    assert [d.id for d in parse_watchlist(text, path).documents][-1] == "Google/YouTube Terms"
+
+
+def test_rename_refuses_to_move_out_of_a_flow_style_service(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text("services: {A: {ToS: {url: https://a.example/t}, P: {url: https://a.example/p}}}\n")
+    with pytest.raises(ConfigError) as caught:
+        renamed_watchlist(path, ("A", "P"), ("B", "P"))
+    assert str(caught.value) == (
+        f"{path}:1:49: cannot move a document between services written in flow style ({{...}}); "
+        "move it by hand, then run `tosmon rename` again to move its history"
+    )
+    renamed = renamed_watchlist(path, ("A", "P"), ("A", "Privacy"))
+    assert (
+        renamed == "services: {A: {ToS: {url: https://a.example/t}, Privacy: {url: https://a.example/p}}}\n"
     )
