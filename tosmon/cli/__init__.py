@@ -6,14 +6,17 @@ Each command lives in its own module and registers itself on `main`.
 from __future__ import annotations
 
 from tosmon.cli import (  # noqa: F401  (registers the commands)
+    add,
     backfill,
     check,
     demo,
     diff,
     email,
     history,
+    listing,
     ota,
     reextract,
+    rename,
     report,
     schedule,
     verify,

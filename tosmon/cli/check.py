@@ -13,6 +13,7 @@ from tosmon.check import check
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.console import make_console, render_run
 from tosmon.cli.email import send_reports
+from tosmon.cli.selection import chosen, skip_renamed
 from tosmon.errors import ExitCode
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
@@ -24,6 +25,14 @@ from tosmon.watchlist import shard as select_shard
 
 
 @main.command("check")
+@click.argument("names", nargs=-1, metavar="[DOCUMENT]...")
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="SERVICE",
+    help="Check only this service's documents (repeatable).",
+)
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
 @wait_option()
@@ -38,6 +47,8 @@ from tosmon.watchlist import shard as select_shard
 @click.option("--email-always", is_flag=True, help="E-mail a report even when nothing changed.")
 @handle_errors
 def check_command(
+    names: tuple[str, ...],
+    services: tuple[str, ...],
     watchlist: Path,
     snapshots: Path | None,
     as_json: bool,
@@ -46,9 +57,11 @@ def check_command(
     send_email: bool,
     email_always: bool,
 ) -> None:
-    """Check every document once: fetch, extract, store, diff, flag and report."""
+    """Check every document once: fetch, extract, store, diff, flag and report.
+
+    Name DOCUMENTs ('Service/Document type') or --service to check only those."""
     config = load_watchlist(watchlist)
-    documents = config.documents
+    documents = chosen(config.documents, names, services, watchlist)
     if shard is not None:
         part = re.fullmatch(r"(\d+)/(\d+)", shard.strip())
         if not part or not 1 <= int(part[1]) <= int(part[2]):
@@ -57,6 +70,7 @@ def check_command(
     email = require_email(config) if send_email or email_always else None
     notify_code = None
     store = Store(store_path(watchlist, snapshots)).open()
+    documents, renamed = skip_renamed(documents, config.documents, store)
     taxonomy = load_taxonomy(config.flags)
     console = make_console()
     err_console = make_console(stderr=True)
@@ -86,4 +100,4 @@ def check_command(
         click.echo()
     else:
         render_run(console, run)
-    sys.exit(notify_code or exit_code(run))
+    sys.exit(notify_code or (ExitCode.DOCUMENT_FAILED if renamed else exit_code(run)))

@@ -1,0 +1,64 @@
+"""Fetch one document once and say what a check would record, recording nothing.
+
+`tosmon add` shows this before it adds a page to the watchlist: the same fetch (with the
+document's fetcher), extraction and health guards a nightly check uses, so that a wrong URL, a
+login wall or a selector that matches nothing is seen before the first night, not after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from tosmon.browser import Browser, fetch_page
+from tosmon.diff import segment
+from tosmon.errors import ExtractError
+from tosmon.extract import page_text
+from tosmon.fetch import Fetcher, FetchSettings, new_client
+from tosmon.health import page_problem
+from tosmon.models import Document, Snapshot, utcnow
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What one fetch of a document gave, and whether a check would record it as a version."""
+
+    document: Document
+    snapshot: Snapshot
+    text: str
+    clauses: int
+    problem: str | None  # why a check would not record this page as a version, if anything
+
+
+async def try_document_async(
+    document: Document,
+    settings: FetchSettings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> Trial:
+    """Fetch, extract and judge the page; a failed fetch raises FetchError."""
+    own_client = client is None
+    client = client or new_client(settings)
+    browser = Browser(settings, now)  # starts Chromium only if the document needs it
+    try:
+        snapshot = await fetch_page(document, Fetcher(client, settings, now), browser)
+    finally:
+        if own_client:
+            await client.aclose()
+        await browser.close()
+    assert snapshot is not None  # no conditional request was sent, so no "304 Not Modified"
+    try:
+        text = page_text(document, snapshot)
+    except ExtractError as error:
+        return Trial(document, snapshot, "", 0, str(error))
+    problem = page_problem(text, snapshot.body, None)
+    return Trial(document, snapshot, text, len(segment(text)), problem.reason if problem else None)
+
+
+def try_document(document: Document, settings: FetchSettings, now: Callable[[], datetime] = utcnow) -> Trial:
+    return asyncio.run(try_document_async(document, settings, now=now))
