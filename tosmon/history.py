@@ -39,6 +39,7 @@ class Entry:
     flags: tuple[dict[str, object], ...]
     snapshot: dict[str, object] | None  # the raw snapshot's metadata (file, sha256, fetch details)
     size: int
+    number: int  # its place in the document's timeline, #1 the oldest: what `show` and `diff` take
 
 
 def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry]:
@@ -63,6 +64,7 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
                 flags,
                 snapshot_meta(store, document, version),
                 version.path.stat().st_size,
+                len(entries) + 1,
             )
         )
         previous = version
@@ -101,6 +103,7 @@ def entry_to_json(entry: Entry, store: Store) -> dict[str, object]:
         "document": document.name,
         "url": document.url,
         "version": version.name,
+        "number": entry.number,
         "date": version.date.astimezone(UTC).isoformat(),
         "source": version.source,
         "size": entry.size,

@@ -79,15 +79,12 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     date) and the file of its text.
     """
     store, timelines = select_timelines(watchlist, snapshots, document)
-    numbered = sorted(
-        ((n, e) for t in timelines.values() for n, e in enumerate(t, 1)),
-        key=lambda item: (item[1].version.date, item[1].document.id),
+    entries = sorted(
+        (e for t in timelines.values() for e in t), key=lambda e: (e.version.date, e.document.id)
     )
     if as_json:
-        versions = [{"number": n, **entry_to_json(e, store)} for n, e in numbered]
-        click.echo(
-            json.dumps({"schema_version": SCHEMA_VERSION, "versions": versions}, ensure_ascii=False, indent=2)
-        )
+        data = {"schema_version": SCHEMA_VERSION, "versions": [entry_to_json(e, store) for e in entries]}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     console = make_console()
     title = f"tosmon history{': ' + document if document else ''} (times in UTC)"
@@ -96,11 +93,11 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
         table.add_column("Document")
     for column in ("#", "Version", "Source", "Size", "+", "-", "~", "Flags"):
         table.add_column(column, justify="right" if column in ("#", "Size", "+", "-", "~") else "left")
-    for n, entry in numbered:
+    for entry in entries:
         changes = entry.changes
         flags = Text(summary(entry), style="bold red") if entry.flags else Text("")
         cells = [
-            f"#{n}",
+            f"#{entry.number}",
             entry.version.name,
             entry.version.source,
             f"{entry.size:,}",
@@ -111,7 +108,7 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
         ]
         table.add_row(*([out(entry.document.id)] if not document else []), *cells)
     console.print(table)
-    for _, entry in numbered:
+    for entry in entries:
         if entry.flags:
             where = f"{entry.document.id} on {entry.version.date.astimezone(UTC):%Y-%m-%d}"
             render_flags(console, [flag_from_json(flag) for flag in entry.flags], where)
