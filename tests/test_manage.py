@@ -343,7 +343,9 @@ def test_check_warns_when_a_new_document_has_the_url_of_a_stored_one(
     assert outcome.code == ExitCode.DOCUMENT_FAILED
     assert outcome.stderr == (
         "warning: 'Tunehaven/Terms' has the URL of stored 'Tunehaven/Terms of Service': did you rename it? "
-        "`tosmon rename 'Tunehaven/Terms of Service' Tunehaven/Terms` moves its history; not checked until then\n"
+        "`tosmon rename 'Tunehaven/Terms of Service' Tunehaven/Terms` moves its history; not checked until then "
+        f"(to start a new history instead, move {watchlist.parent / 'snapshots' / 'Tunehaven' / 'Terms-of-Service'} "
+        "out of the store)\n"
     )
     assert json.loads(outcome.stdout)["documents"] == []
     # renamed by hand in the watchlist: `rename` moves only the history, and the check carries on

@@ -259,9 +259,13 @@ class Store:
             found.append(Document(str(data["service"]), str(data["document"]), str(data.get("url", ""))))
         return sorted(found, key=lambda d: d.id)
 
+    def folder(self, document: Document) -> Path:
+        """Where the document's files are or would be (`directory` also checks who owns the folder)."""
+        return self.root / slug(document.service) / slug(document.name)
+
     def known(self, document: Document) -> bool:
         """Whether the store holds anything of `document` (a folder described by its document.json)."""
-        return (self.root / slug(document.service) / slug(document.name) / "document.json").exists()
+        return (self.folder(document) / "document.json").exists()
 
     def rename(self, old: Document, new: Document) -> Path:
         """Move a document's whole history (snapshots, versions, fetch state) to its new names.
@@ -274,7 +278,7 @@ class Store:
         info = source / "document.json"
         if not info.exists():
             raise StoreError(f"{old.id!r} has no history in {self.root}: nothing to move")
-        target = self.root / slug(new.service) / slug(new.name)
+        target = self.folder(new)
         if target != source and (target / "document.json").exists():
             owner = read_json(target / "document.json")
             raise StoreError(

@@ -11,7 +11,7 @@ from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.errors import ExitCode, StoreError
 from tosmon.history import find_document
 from tosmon.models import Document
-from tosmon.store import Store, slug
+from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist_edit import renamed_watchlist, write_watchlist
 
@@ -51,7 +51,7 @@ def rename_command(old: str, new: str, watchlist: Path, snapshots: Path | None, 
     if any(d.id == target.id for d in watched) and in_watchlist:
         fail(f"{target.id} is already in {watchlist}: choose another name", ExitCode.USAGE)
     moving = store is not None and store.known(source)
-    if moving and store.known(target) and folder_of(target) != folder_of(source):
+    if moving and store.known(target) and store.folder(target) != store.folder(source):
         fail(
             f"{target.id} already has a history in {root}; rename that one first, or choose another name",
             ExitCode.USAGE,
@@ -83,10 +83,6 @@ def rename_command(old: str, new: str, watchlist: Path, snapshots: Path | None, 
         click.echo(f"renamed {source.id} to {target.id} in {watchlist}")
     elif not moving:
         fail(f"{source.id} is neither in {watchlist} nor in {root}: nothing to rename", ExitCode.USAGE)
-
-
-def folder_of(document: Document) -> tuple[str, str]:
-    return slug(document.service), slug(document.name)
 
 
 def split(name: str, source: Document, known: list[Document]) -> tuple[str, str]:

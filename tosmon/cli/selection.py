@@ -47,7 +47,7 @@ def skip_renamed(
         click.echo(
             f"warning: {document.id!r} has the URL of stored {stored.id!r}: did you rename it? "
             f"`tosmon rename {shlex.quote(stored.id)} {shlex.quote(document.id)}` moves its history; "
-            "not checked until then",
+            f"not checked until then (to start a new history instead, move {store.folder(stored)} out of the store)",
             err=True,
         )
     return tuple(d for d in documents if d not in renamed), bool(renamed)
