@@ -357,3 +357,47 @@ def test_check_warns_when_a_new_document_has_the_url_of_a_stored_one(
     again = tosmon("check", "--watchlist", watchlist, "--json")
     assert (again.code, again.stderr) == (ExitCode.OK, "")
     assert [d["status"] for d in json.loads(again.stdout)["documents"]] == ["unchanged"]
+
+
+def test_add_shows_a_selector_that_matches_nothing_and_does_not_add_it(tosmon, watchlist_file, site) -> None:
+    watchlist = watchlist_file(WATCHLIST.format(url=site["terms"]))
+    outcome = tosmon(
+        "add", site["privacy"], "--service", "Tunehaven", "--document", "Privacy", "--select", "#legal",
+        "--watchlist", watchlist,
+    )  # fmt: skip
+    assert outcome.code == ExitCode.DOCUMENT_FAILED
+    assert "  text: 0 words, 0 clauses\n  problem: " in outcome.stdout
+    assert outcome.stderr.startswith("Error: Tunehaven/Privacy: ") and "not added" in outcome.stderr
+    assert "Privacy" not in watchlist.read_text(encoding="utf-8")
+
+
+def test_rename_refuses_a_new_name_that_already_has_a_history(
+    tosmon, watchlist_file, site, httpserver
+) -> None:
+    watchlist = watchlist_file(
+        WATCHLIST.format(url=site["terms"]) + f"    Privacy:\n      url: {site['privacy']}\n"
+    )
+    tosmon("check", "--watchlist", watchlist)
+    watchlist.write_text(WATCHLIST.format(url=site["terms"]), encoding="utf-8")  # Privacy left the watchlist
+    outcome = tosmon("rename", "Tunehaven/Terms of Service", "Privacy", "--watchlist", watchlist)
+    assert (outcome.code, outcome.stdout) == (ExitCode.USAGE, "")
+    assert outcome.stderr == (
+        f"Error: Tunehaven/Privacy already has a history in {watchlist.parent / 'snapshots'}; "
+        "rename that one first, or choose another name\n"
+    )
+    assert watchlist.read_text(encoding="utf-8") == WATCHLIST.format(url=site["terms"])
+
+
+def test_rename_to_a_name_with_the_same_folder_rewrites_only_the_description(
+    tosmon, watchlist_file, site, httpserver
+) -> None:
+    watchlist = watchlist_file(WATCHLIST.format(url=site["terms"]))
+    tosmon("check", "--watchlist", watchlist)
+    outcome = tosmon("rename", "Tunehaven/Terms of Service", "Terms-of-Service", "--watchlist", watchlist)
+    assert outcome.code == ExitCode.OK, outcome.stderr
+    folder = watchlist.parent / "snapshots" / "Tunehaven" / "Terms-of-Service"
+    assert json.loads((folder / "document.json").read_text())["document"] == "Terms-of-Service"
+    assert tosmon("verify", "--watchlist", watchlist).code == ExitCode.OK
+    assert json.loads(
+        tosmon("history", "Tunehaven/Terms-of-Service", "--watchlist", watchlist, "--json").stdout
+    )["versions"]
