@@ -115,7 +115,7 @@ def test_add_refuses_a_login_page_unless_forced(tosmon, watchlist_file, site) ->
     assert refused.stdout.endswith("  problem: the site answered with a login page instead of the document\n")
     assert refused.stderr == (
         "Error: Tunehaven/Rules: the site answered with a login page instead of the document: not added "
-        "(fix --select/--remove, which `tosmon extract` helps to tune, or add it anyway with --force)\n"
+        "(fix --select/--remove, which `tosmon extract` helps to tune, try --fetcher browser, or add it anyway with --force)\n"
     )
     assert watchlist.read_text(encoding="utf-8") == before
     forced = tosmon(*args, "--force")
@@ -401,3 +401,33 @@ def test_rename_to_a_name_with_the_same_folder_rewrites_only_the_description(
     assert json.loads(
         tosmon("history", "Tunehaven/Terms-of-Service", "--watchlist", watchlist, "--json").stdout
     )["versions"]
+
+
+SCRIPTED = """<!doctype html><html><head><title>Terms</title></head><body><main id="terms"></main>
+<script>document.getElementById("terms").innerHTML = "<h1>Terms</h1><p>" +
+  "You keep every right to the music you upload, and you may remove it whenever you like. ".repeat(3) +
+  "</p><p>We may use your uploads to train our artificial intelligence models.</p>";</script></body></html>"""
+
+
+def test_add_of_a_page_written_by_javascript_needs_the_browser_fetcher(
+    tosmon, watchlist_file, site, httpserver: HTTPServer
+) -> None:
+    from tosmon.browser import find_chromium
+
+    pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
+    if find_chromium() is None:
+        pytest.skip("no Chromium on this machine: apt-get install chromium")
+    url = serve(httpserver, "/app", SCRIPTED)
+    watchlist = watchlist_file(WATCHLIST.format(url=site["terms"]))
+    args = ("add", url, "--service", "Tunehaven", "--document", "App Terms", "--watchlist", watchlist)
+    plain = tosmon(*args)
+    assert plain.code == ExitCode.DOCUMENT_FAILED
+    assert plain.stderr == (
+        "Error: Tunehaven/App Terms: the page has no text (empty page?): not added (fix --select/--remove, "
+        "which `tosmon extract` helps to tune, try --fetcher browser, or add it anyway with --force)\n"
+    )
+    browser = tosmon(*args, "--fetcher", "browser")
+    assert browser.code == ExitCode.OK, browser.stderr
+    assert browser.stdout.startswith(f"Tunehaven/App Terms: {url} (browser)\n")
+    assert "  | We may use your uploads to train our artificial intelligence models.\n" in browser.stdout
+    assert load_watchlist(watchlist).find("Tunehaven/App Terms").fetcher == "browser"

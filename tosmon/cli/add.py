@@ -88,9 +88,10 @@ def add_command(
         fail(f"{name}: {error.reason}: not added (check the URL{hint})", ExitCode.DOCUMENT_FAILED)
     show(trial)
     if trial.problem and not force:
+        browser = "" if trial.document.fetcher == "browser" else ", try --fetcher browser"
         fail(
             f"{name}: {trial.problem}: not added (fix --select/--remove, which `tosmon extract` helps "
-            "to tune, or add it anyway with --force)",
+            f"to tune{browser}, or add it anyway with --force)",
             ExitCode.DOCUMENT_FAILED,
         )
     if dry_run:
