@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,20 @@ def test_rename_refuses_to_move_out_of_a_flow_style_service(tmp_path: Path) -> N
     assert (
         renamed == "services: {A: {ToS: {url: https://a.example/t}, Privacy: {url: https://a.example/p}}}\n"
     )
+
+
+def test_edits_made_at_the_same_time_are_all_kept(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(BLOCK, encoding="utf-8")
+
+    def add(n: int) -> None:
+        for k in range(5):
+            add_documents(path, {f"Service {n}": {f"Doc {k}": {"url": f"https://s{n}.example/{k}"}}})
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = {d.id for d in load_watchlist(path).documents}
+    assert {f"Service {n}/Doc {k}" for n in range(6) for k in range(5)} <= ids

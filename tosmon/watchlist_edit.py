@@ -15,10 +15,12 @@ the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +40,24 @@ def add_documents(path: Path, documents: Mapping[str, Mapping[str, Settings]]) -
     end of `services:`. A document already in the watchlist is refused (ConfigError), as is any
     result the strict loader would refuse; then nothing is written. A missing file is created.
     """
-    text, _ = with_documents(path, documents)
-    _write(path, text)
+    with editing(path):
+        text, _ = with_documents(path, documents)
+        _write(path, text)
+
+
+@contextlib.contextmanager
+def editing(path: Path) -> Iterator[None]:
+    """Hold the watchlist's folder while reading, changing and writing the file, so that two
+    commands editing it at once (`tosmon add` in a parallel script) do not lose each other's change.
+    The folder, not the file, is locked: the file is replaced by each write."""
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def with_documents(path: Path, documents: Mapping[str, Mapping[str, Settings]]) -> tuple[str, Watchlist]:

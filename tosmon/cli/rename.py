@@ -13,7 +13,7 @@ from tosmon.history import find_document
 from tosmon.models import Document
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
-from tosmon.watchlist_edit import renamed_watchlist, write_watchlist
+from tosmon.watchlist_edit import editing, renamed_watchlist, write_watchlist
 
 
 @main.command("rename")
@@ -36,6 +36,11 @@ def rename_command(old: str, new: str, watchlist: Path, snapshots: Path | None, 
     Example:
       tosmon rename "SoundCloud/Terms" "SoundCloud/Terms of Service"
     """
+    with editing(watchlist):  # no `tosmon add` slips an edit in between reading and writing
+        rename(old, new, watchlist, snapshots, wait)
+
+
+def rename(old: str, new: str, watchlist: Path, snapshots: Path | None, wait: float) -> None:
     config = load_watchlist(watchlist) if watchlist.exists() else None
     watched = list(config.documents) if config else []
     root = store_path(watchlist, snapshots)
