@@ -90,9 +90,16 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     title = f"tosmon history{': ' + document if document else ''} (times in UTC)"
     table = Table(title=title, title_justify="left")
     if not document:
-        table.add_column("Document")
+        table.add_column("Document", overflow="fold")
+    stamp_width = max((len(e.version.name) for e in entries), default=0)
     for column in ("#", "Version", "Source", "Size", "+", "-", "~", "Flags"):
-        table.add_column(column, justify="right" if column in ("#", "Size", "+", "-", "~") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("#", "Size", "+", "-", "~") else "left",
+            # a stamp is copied into `show` and `diff`: never cut or wrapped
+            min_width=stamp_width if column == "Version" else None,
+            no_wrap=column in ("#", "Version"),
+        )
     for entry in entries:
         changes = entry.changes
         flags = Text(summary(entry), style="bold red") if entry.flags else Text("")

@@ -46,8 +46,16 @@ def list_command(watchlist: Path, snapshots: Path | None, as_json: bool) -> None
         return
     count = f"{len(rows)} document{'' if len(rows) == 1 else 's'}"
     table = Table(title=f"tosmon list: {count} (times in UTC)", title_justify="left")
+    stamp_width = max((len(str(r["latest_version"] or "")) for r in rows), default=0)
     for column in ("Document / URL", "Fetcher", "Versions", "Latest", "Status"):
-        table.add_column(column, justify="right" if column == "Versions" else "left", overflow="fold")
+        latest = column == "Latest"  # a stamp is copied into `show` and `diff`: never cut or wrapped
+        table.add_column(
+            column,
+            justify="right" if column == "Versions" else "left",
+            overflow="fold",
+            min_width=stamp_width if latest else None,
+            no_wrap=latest,
+        )
     for row in rows:
         status = str(row["status"]) if not row["problem"] else f"{row['status']}: {row['problem']}"
         table.add_row(
