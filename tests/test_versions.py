@@ -137,3 +137,16 @@ def test_diff_of_a_mistyped_file_or_document_says_both(tosmon, store: Path, tmp_
         "Error: unknown document 'Tunehaven/Terms of use' (expected 'Service/Document type'); "
         "did you mean 'Tunehaven/Terms of Use'?; and there is no file 'Tunehaven/Terms of use'\n",
     )
+
+
+def test_history_of_every_document_prints_whole_stamps_even_in_a_narrow_table(tosmon, store: Path) -> None:
+    other = Document(
+        "A service with a rather long name", "Community Guidelines and Rules", "https://x.example/"
+    )
+    record(
+        Store(store).open(), other, TEXTS[0], date=datetime(2026, 12, 1, tzinfo=UTC), taxonomy=load_taxonomy()
+    )
+    outcome = tosmon("history", "--snapshots", store)
+    assert outcome.code == ExitCode.OK
+    for stamp in [*STAMPS, "2026-12-01T00-00-00Z"]:
+        assert stamp in outcome.stdout
