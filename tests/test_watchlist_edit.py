@@ -7,6 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tosmon.errors import ConfigError
 from tosmon.watchlist import load_watchlist, parse_watchlist
@@ -268,3 +271,74 @@ def test_edits_made_at_the_same_time_are_all_kept(tmp_path: Path) -> None:
         thread.join()
     ids = {d.id for d in load_watchlist(path).documents}
     assert {f"Service {n}/Doc {k}" for n in range(6) for k in range(5)} <= ids
+
+
+NAMES = st.sampled_from(
+    ["Terms", "Privacy Policy", "Règles: EU", "'quoted'", "a#b", "ToS 2", "音楽", "- dash", "yes"]
+)
+COMMENTS = st.sampled_from(["", "\n", "# a comment\n", "\n# Next up\n", "  # indented comment\n"])
+
+
+@st.composite
+def watchlists(draw: st.DrawFn) -> tuple[str, dict[str, list[str]]]:
+    """A valid watchlist written in one of many styles, and the documents it holds."""
+    step = draw(st.sampled_from([2, 4]))
+    services = draw(
+        st.dictionaries(NAMES, st.lists(NAMES, min_size=1, max_size=3, unique=True), min_size=1, max_size=4)
+    )
+    text = draw(COMMENTS) + "services:" + draw(st.sampled_from(["", "  # the list"])) + "\n"
+    for n, (service, documents) in enumerate(services.items()):
+        key = yaml.safe_dump(service, default_flow_style=True).removesuffix("\n...\n").strip()
+        if draw(st.booleans()):  # flow style
+            entries = ", ".join(
+                f"{yaml.safe_dump(d, default_flow_style=True).removesuffix(chr(10) + '...' + chr(10)).strip()}: "
+                f"{{url: 'https://s{n}.example/{i}'}}"
+                for i, d in enumerate(documents)
+            )
+            text += " " * step + f"{key}: {{{entries}}}\n"
+        else:
+            text += " " * step + f"{key}:\n"
+            for i, document in enumerate(documents):
+                doc_key = yaml.safe_dump(document, default_flow_style=True).removesuffix("\n...\n").strip()
+                text += " " * 2 * step + f"{doc_key}:" + draw(st.sampled_from(["", "  # note"])) + "\n"
+                text += " " * 3 * step + f"url: https://s{n}.example/{i}\n"
+                text += draw(COMMENTS)
+        text += draw(COMMENTS)
+    text += draw(st.sampled_from(["", "schedule: '0 4 * * *'\n", "# the end\n"]))
+    return text, services
+
+
+def shared(a: str, b: str) -> int:
+    """How many characters two strings have in common at their start."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+@settings(
+    deadline=None,
+    max_examples=120,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(watchlist=watchlists(), service=NAMES, document=NAMES)
+def test_adding_a_document_is_one_insertion_and_keeps_every_other_byte(
+    tmp_path: Path, watchlist: tuple[str, dict[str, list[str]]], service: str, document: str
+) -> None:
+    text, services = watchlist
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(text, encoding="utf-8")
+    before = [d.id for d in load_watchlist(path).documents]
+    if document in services.get(service, []):
+        with pytest.raises(ConfigError):
+            add_documents(path, {service: {document: {"url": "https://new.example/"}}})
+        assert path.read_text(encoding="utf-8") == text
+        return
+    add_documents(path, {service: {document: {"url": "https://new.example/", "select": ["main", "#x"]}}})
+    after = path.read_text(encoding="utf-8")
+    prefix, suffix = shared(text, after), shared(text[::-1], after[::-1])
+    assert len(after) > len(text) and min(prefix, len(text)) + min(suffix, len(text)) >= len(text)
+    documents = load_watchlist(path).documents
+    added = next(d for d in documents if d.id == f"{service}/{document}")
+    assert (added.url, added.select) == ("https://new.example/", ("main", "#x"))
+    ids = [d.id for d in documents]
+    assert [i for i in ids if i != added.id] == before
+    place = [i for i, d in enumerate(documents) if d.service == service]
+    assert ids.index(added.id) == place[-1]  # at the end of its service
