@@ -150,3 +150,18 @@ def test_history_of_every_document_prints_whole_stamps_even_in_a_narrow_table(to
     assert outcome.code == ExitCode.OK
     for stamp in [*STAMPS, "2026-12-01T00-00-00Z"]:
         assert stamp in outcome.stdout
+
+
+def test_two_versions_in_one_second_are_named_apart_and_both_reachable(tosmon, tmp_path: Path) -> None:
+    root = tmp_path / "snapshots"
+    opened = Store(root).open()
+    moment = datetime(2026, 12, 7, 10, 15, 37, tzinfo=UTC)
+    for text in TEXTS[:2]:
+        record(opened, DOCUMENT, text, date=moment, taxonomy=load_taxonomy())
+    names = [
+        v["version"]
+        for v in json.loads(tosmon("history", DOCUMENT.id, "--snapshots", root, "--json").stdout)["versions"]
+    ]
+    assert names == ["2026-12-07T10-15-37Z", "2026-12-07T10-15-37Z-2"]
+    assert tosmon("show", DOCUMENT.id, names[0], "--snapshots", root).stdout == TEXTS[0]
+    assert tosmon("show", DOCUMENT.id, names[1], "--snapshots", root).stdout == TEXTS[1]
