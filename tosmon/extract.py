@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from cssselect import HTMLTranslator, SelectorError
+from cssselect.parser import Function, parse_series
+from cssselect.xpath import ExpressionError, XPathExpr
 from lxml import etree
 
 from tosmon.errors import ExtractError
@@ -130,7 +132,68 @@ _CLOUDFLARE_LINKS = etree.XPath(
     "descendant-or-self::a[@href][string(@data-cfemail) or contains(@href, '/cdn-cgi/l/email-protection')]"
 )
 _CLOUDFLARE_SPANS = etree.XPath("descendant-or-self::span[string(@data-cfemail)]")
-_translator = HTMLTranslator()
+XPATH_FUNCTIONS = "https://tosmon.invalid/xpath"  # the namespace of tosmon's own XPath functions
+# An unquoted attribute value that is a valid CSS identifier for browsers but not for cssselect
+# (`a[href$=--espanol]`: identifiers may start with `--` since CSS Syntax 3)
+UNQUOTED_VALUE = re.compile(r"\[\s*([-\w]+)\s*([~|^$*]?=)\s*([^\]\"'\s]+)\s*\]")
+
+
+class _Translator(HTMLTranslator):
+    """cssselect, plus the `-of-type` pseudo-classes on any element (`.notice:nth-of-type(2)`).
+
+    cssselect refuses them without an element name, as XPath 1.0 cannot count the siblings of the
+    element's own type; Open Terms Archive's declarations use them, and browsers run them. The
+    count is made by `_nth_of_type`, an XPath extension function.
+    """
+
+    def _of_type(self, xpath: XPathExpr, a: int, b: int, last: bool) -> XPathExpr:
+        return xpath.add_condition(f"t:nth-of-type({a}, {b}, {'true()' if last else 'false()'})")
+
+    def _series(self, function: Function) -> tuple[int, int]:
+        try:
+            return parse_series(function.arguments)
+        except ValueError:
+            raise ExpressionError(f"invalid series: {function.arguments!r}") from None
+
+    def xpath_nth_of_type_function(self, xpath: XPathExpr, function: Function) -> XPathExpr:
+        if xpath.element != "*":
+            return super().xpath_nth_of_type_function(xpath, function)
+        return self._of_type(xpath, *self._series(function), last=False)
+
+    def xpath_nth_last_of_type_function(self, xpath: XPathExpr, function: Function) -> XPathExpr:
+        if xpath.element != "*":
+            return super().xpath_nth_last_of_type_function(xpath, function)
+        return self._of_type(xpath, *self._series(function), last=True)
+
+    def xpath_first_of_type_pseudo(self, xpath: XPathExpr) -> XPathExpr:
+        if xpath.element != "*":
+            return super().xpath_first_of_type_pseudo(xpath)
+        return self._of_type(xpath, 0, 1, last=False)
+
+    def xpath_last_of_type_pseudo(self, xpath: XPathExpr) -> XPathExpr:
+        if xpath.element != "*":
+            return super().xpath_last_of_type_pseudo(xpath)
+        return self._of_type(xpath, 0, 1, last=True)
+
+    def xpath_only_of_type_pseudo(self, xpath: XPathExpr) -> XPathExpr:
+        if xpath.element != "*":
+            return super().xpath_only_of_type_pseudo(xpath)
+        return self._of_type(self._of_type(xpath, 0, 1, last=False), 0, 1, last=True)
+
+
+def _nth_of_type(context: object, a: float, b: float, last: bool) -> bool:
+    """Whether the context element is the (a*n + b)th of its type among its siblings, for some n >= 0."""
+    element = context.context_node  # type: ignore[attr-defined]
+    siblings = element.itersiblings(element.tag, preceding=not last)
+    position = sum(1 for _ in siblings) + 1
+    if a == 0:
+        return position == b
+    steps = (position - b) / a
+    return steps >= 0 and steps == int(steps)
+
+
+_translator = _Translator()
+_EXTENSIONS = {(XPATH_FUNCTIONS, "nth-of-type"): _nth_of_type}
 XML_INCOMPATIBLE_CHARS = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]))
 XML_INCOMPATIBLE = re.compile(f"[{XML_INCOMPATIBLE_CHARS}]")
 XML_INCOMPATIBLE_BYTES = [char.encode() for char in XML_INCOMPATIBLE_CHARS]
@@ -150,7 +213,14 @@ def selector_problem(css: str) -> str | None:
 
 @lru_cache(maxsize=1024)
 def _xpath(css: str) -> etree.XPath:
-    return etree.XPath(_translator.css_to_xpath(css))
+    try:
+        expression = _translator.css_to_xpath(css)
+    except SelectorError:
+        quoted = UNQUOTED_VALUE.sub(r'[\1\2"\3"]', css)
+        if quoted == css:
+            raise
+        expression = _translator.css_to_xpath(quoted)
+    return etree.XPath(expression, namespaces={"t": XPATH_FUNCTIONS}, extensions=_EXTENSIONS)
 
 
 def decode(body: bytes, content_type: str = "") -> str:
