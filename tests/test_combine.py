@@ -140,3 +140,57 @@ def test_bad_combine_is_a_watchlist_error_naming_the_place(document, message, wa
     outcome = tosmon("check", "--watchlist", watchlist)
 
     assert (outcome.code, outcome.stderr) == (4, f"{watchlist}:{message}\n")
+
+
+# What Open Terms Archive declares page by page (tosmon import-ota writes it so): one page rendered
+# in a browser, one page with its own `ignore` patterns.
+SCRIPTED = (
+    "<html><body><main id='terms'></main><script>document.getElementById('terms').innerHTML ="
+    " '<p>Written by a script: you keep your rights.</p>';</script></body></html>"
+)
+
+
+def test_a_page_can_be_rendered_in_a_browser_while_the_others_are_fetched_plainly(
+    httpserver: HTTPServer, watchlist_file, tosmon
+) -> None:
+    pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
+    from tosmon.browser import find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium on this machine: apt-get install chromium")
+    httpserver.expect_request("/app").respond_with_data(SCRIPTED, content_type="text/html")
+    httpserver.expect_request("/plain").respond_with_data(
+        "<html><body><main id='terms'><p>Served as HTML.</p></main></body></html>", content_type="text/html"
+    )
+    watchlist = watchlist_file(
+        "services:\n  Example:\n    Terms:\n      select: '#terms'\n      fetcher: http\n      combine:\n"
+        f"        - url: {httpserver.url_for('/app')}\n          fetcher: browser\n"
+        f"        - url: {httpserver.url_for('/plain')}\n"
+    )
+
+    assert check_json(tosmon, watchlist)["status"] == "new"
+    assert [path.read_text() for path in stored(watchlist, "versions", "*.md")] == [
+        "Written by a script: you keep your rights.\n\nServed as HTML.\n"
+    ]
+    rendered = {
+        request.path: "HeadlessChrome" in request.headers.get("User-Agent", "")
+        for request, _ in httpserver.log
+    }
+    assert (rendered["/app"], rendered["/plain"]) == (True, False)
+
+
+def test_a_page_can_have_its_own_ignore_patterns(
+    pages, httpserver: HTTPServer, watchlist_file, tosmon
+) -> None:
+    pages["/terms/1"] = PAGE.format("<p>Updated 3 days ago.</p><p>You keep the rights.</p>")
+    pages["/terms/2"] = PAGE_2.format("<p>Updated 3 days ago.</p><p>Plans renew.</p>")
+    watchlist = watchlist_file(
+        "services:\n  Example:\n    Terms:\n      select: main\n      combine:\n"
+        f"        - url: {httpserver.url_for('/terms/1')}\n          ignore: 'Updated .* ago\\.'\n"
+        f"        - url: {httpserver.url_for('/terms/2')}\n          select: article\n"
+    )
+
+    assert check_json(tosmon, watchlist)["status"] == "new"
+    assert [path.read_text() for path in stored(watchlist, "versions", "*.md")] == [
+        "You keep the rights.\n\nUpdated 3 days ago.\nPlans renew.\n"
+    ]

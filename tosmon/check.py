@@ -252,7 +252,18 @@ async def _check_combined(
     fetcher: Fetcher, browser: Browser, store: Store, document: Document, taxonomy: Taxonomy
 ) -> CheckResult:
     """A document spread over several pages: their texts, joined in order, make one version."""
-    pages = [replace(document, url=p.url, select=p.select, remove=p.remove, parts=()) for p in document.parts]
+    pages = [
+        replace(
+            document,
+            url=p.url,
+            select=p.select,
+            remove=p.remove,
+            ignore=p.ignore,
+            fetcher=p.fetcher or document.fetcher,
+            parts=(),
+        )
+        for p in document.parts
+    ]
 
     fetched = await asyncio.gather(
         *(fetch_page(page, fetcher, browser) for page in pages), return_exceptions=True

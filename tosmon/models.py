@@ -39,11 +39,13 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One page of a document spread over several pages, with its own (or the document's) selectors."""
+    """One page of a document spread over several pages, with its own (or the document's) settings."""
 
     url: str
     select: tuple[Selector, ...] = ()
     remove: tuple[Selector, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fetcher: FetcherKind | None = None  # None: the document's
 
 
 @dataclass(frozen=True, slots=True)

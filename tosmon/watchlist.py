@@ -562,7 +562,7 @@ class _Checker:
         return settings
 
     def combine(self, node: _Node, where: str) -> list[dict[str, object]]:
-        """The pages of a document spread over several URLs: a list of `{url, select, remove}`."""
+        """The pages of a document spread over several URLs: a list of `{url, select, remove, ignore, fetcher}`."""
         if not isinstance(node, _Sequence):
             self.problem(
                 node, where, f"expected a list of pages ({{url, select, remove}}), found {_kind(node)}"
@@ -573,7 +573,7 @@ class _Checker:
         pages = []
         for i, item in enumerate(node.value):
             item_where = f"{where}[{i}]"
-            page = self.document_settings(item, item_where, {"url", "select", "remove"})
+            page = self.document_settings(item, item_where, PAGE_KEYS)
             if "url" in page:
                 pages.append(page)
             elif isinstance(item, _Mapping) and "url" not in _keys(item):
@@ -640,15 +640,18 @@ class _Checker:
 
 
 DOCUMENT_KEYS = {"url", "select", "remove", "ignore", "accept_language", "schedule", "fetcher", "combine"}
+PAGE_KEYS = {"url", "select", "remove", "ignore", "fetcher"}  # of one page of a `combine:`
 
 
 def _parts(pages: list[dict[str, object]], settings: dict[str, object]) -> tuple[Part, ...]:
-    """Each page keeps its own selectors, or inherits the document's."""
+    """Each page keeps its own settings, or inherits the document's (its fetcher, when the check runs)."""
     return tuple(
         Part(
             str(page["url"]),
             page.get("select", settings.get("select", ())),  # type: ignore[arg-type]
             page.get("remove", settings.get("remove", ())),  # type: ignore[arg-type]
+            page.get("ignore", settings.get("ignore", ())),  # type: ignore[arg-type]
+            page.get("fetcher"),  # type: ignore[arg-type]
         )
         for page in pages
     )
