@@ -305,19 +305,28 @@ def query_param_patterns(params: list[str]) -> list[str]:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Writes a value shared by several entries in full each time: a watchlist refuses YAML aliases."""
+    """A watchlist's YAML: lists indented under their key, a range on one line, no aliases."""
 
     def ignore_aliases(self, data: object) -> bool:
-        return True
+        return True  # a value shared by several entries is written in full: a watchlist refuses aliases
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _mapping(dumper: yaml.SafeDumper, data: dict[str, object]) -> yaml.Node:
+    flow = bool(data) and set(data) <= set(RANGE_KEYS)
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+
+_Dumper.add_representer(dict, _mapping)
+
+
+def dump(data: object) -> str:
+    """`data` as watchlist YAML, in the order given."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
 
 
 def to_yaml(imported: Imported) -> str:
     """The `services:` section of a watchlist holding the converted documents."""
-    return yaml.dump(
-        {"services": imported.services},
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=110,
-        default_flow_style=False,
-    )
+    return dump({"services": imported.services})
