@@ -118,7 +118,7 @@ SECTIONS = [
     ),
 ]
 
-OWN_PAGE = "the service's own legal page, on its own domain and linked from its site footer"
+OWN_PAGE = "the service's own legal page, on its own domain (from tosmon's first draft)"
 # (service, document) -> (url, why the URL can be trusted): documents OTA does not declare
 UNVERIFIED = {
     ("SoundCloud", "Privacy Policy"): ("https://soundcloud.com/pages/privacy", OWN_PAGE),
@@ -132,15 +132,15 @@ UNVERIFIED = {
     ("Shutterstock", "Privacy Policy"): ("https://www.shutterstock.com/privacy", OWN_PAGE),
     ("Medium", "Terms of Service"): (
         "https://policy.medium.com/medium-terms-of-service-9db0094a1e0f",
-        "Medium's policy site (policy.medium.com), linked from medium.com's footer",
+        "Medium's own policy site, policy.medium.com (from tosmon's first draft)",
     ),
     ("Medium", "Privacy Policy"): (
         "https://policy.medium.com/medium-privacy-policy-f03bf92035c9",
-        "Medium's policy site (policy.medium.com), linked from medium.com's footer",
+        "Medium's own policy site, policy.medium.com (from tosmon's first draft)",
     ),
     ("Wattpad", "Terms of Service"): (
         "https://policies.wattpad.com/terms/",
-        "Wattpad's policy site (policies.wattpad.com), linked from wattpad.com's footer",
+        "Wattpad's own policy site, policies.wattpad.com (from tosmon's first draft)",
     ),
     ("Mastodon.social", "Terms of Service"): (
         "https://mastodon.social/terms-of-service",
@@ -166,7 +166,7 @@ UNVERIFIED = {
     ("Box", "Privacy Policy"): ("https://www.box.com/legal/privacypolicy", OWN_PAGE),
     ("Slack", "Terms of Service"): (
         "https://slack.com/main-services-agreement",
-        "Slack's Main Services Agreement, on its own domain and linked from its legal page",
+        "Slack's Main Services Agreement, on slack.com (from tosmon's first draft)",
     ),
     ("Slack", "Privacy Policy"): ("https://slack.com/trust/privacy/privacy-policy", OWN_PAGE),
 }
