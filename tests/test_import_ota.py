@@ -437,6 +437,80 @@ def test_import_ota_with_nothing_convertible_fails(tosmon, tmp_path: Path) -> No
     assert outcome.stderr.startswith(f"not converted: {path}: not valid JSON: ")
 
 
+# -- --into: adding to a watchlist -----------------------------------------------------------------
+
+MINE = """\
+# my watchlist: what I watch, and why
+schedule: "0 4 * * *"
+
+services:
+  # the one that started it all
+  Example:
+    Trackers Policy:   # set by hand, keep it
+      url: https://example.com/my-cookies
+  Other:
+    Terms:
+      url: https://example.org/terms
+# the end
+"""
+
+
+def test_import_ota_into_a_watchlist_keeps_it_and_refuses_documents_it_already_has(
+    tosmon, declared: Path, tmp_path: Path
+) -> None:
+    watchlist = tmp_path / "mine.yaml"
+    watchlist.write_text(MINE, encoding="utf-8")
+
+    outcome = tosmon("import-ota", "--into", watchlist, declared)
+
+    assert outcome.code == ExitCode.OK
+    assert outcome.stdout == ""
+    stderr = outcome.stderr.splitlines()
+    assert (
+        f"not added: Example/Trackers Policy: already in {watchlist}; remove or rename it there to import it again"
+        in stderr
+    )
+    assert stderr[-1] == f"added 2 document(s) to {watchlist}; 1 already there, 2 not converted"
+    text = watchlist.read_text(encoding="utf-8")
+    lines = iter(text.splitlines())
+    assert all(line in lines for line in MINE.splitlines())  # every line kept, in its order
+    documents = {d.id: d for d in load_watchlist(watchlist).documents}
+    assert list(documents) == [
+        "Example/Trackers Policy",
+        "Example/Terms of Service",
+        "Example/Privacy Policy",
+        "Other/Terms",
+    ]
+    assert documents["Example/Trackers Policy"].url == "https://example.com/my-cookies"
+    assert differences(DECLARATION["terms"]["Privacy Policy"], documents["Example/Privacy Policy"]) == []
+
+
+def test_import_ota_into_a_missing_watchlist_starts_one(tosmon, declared: Path, tmp_path: Path) -> None:
+    watchlist = tmp_path / "new.yaml"
+
+    assert tosmon("import-ota", "--into", watchlist, declared).code == ExitCode.OK
+
+    assert [d.name for d in load_watchlist(watchlist).documents] == [
+        "Terms of Service",
+        "Privacy Policy",
+        "Trackers Policy",
+    ]
+
+
+def test_import_ota_into_an_invalid_watchlist_changes_nothing(tosmon, declared: Path, tmp_path: Path) -> None:
+    watchlist = tmp_path / "broken.yaml"
+    watchlist.write_text(
+        "services:\n  Example:\n    Terms:\n      ur: https://example.com/\n", encoding="utf-8"
+    )
+    before = watchlist.read_bytes()
+
+    outcome = tosmon("import-ota", "--into", watchlist, declared)
+
+    assert outcome.code == ExitCode.CONFIG
+    assert f"{watchlist}:4:7: services.Example.Terms.ur: unknown key 'ur'" in outcome.stderr
+    assert watchlist.read_bytes() == before
+
+
 # -- the shared declarations ----------------------------------------------------------------------
 
 FORMS = {  # what a declaration uses -> a test of it over every shared declaration that does

@@ -9,25 +9,53 @@ import click
 from tosmon.cli.base import fail, handle_errors, main
 from tosmon.errors import ExitCode
 from tosmon.ota import Imported, import_declarations, to_yaml
+from tosmon.watchlist import load_watchlist
+from tosmon.watchlist_edit import add_documents
 
 
 @main.command("import-ota")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Add the entries to this watchlist, keeping its comments and order, instead of printing them.",
+)
 @handle_errors
-def import_ota_command(paths: tuple[Path, ...]) -> None:
+def import_ota_command(paths: tuple[Path, ...], into: Path | None) -> None:
     """Print watchlist entries (a `services:` section) that record what Open Terms Archive records,
     made from the declaration files at PATH (a JSON file or a folder of them).
 
     A page OTA renders with scripts gets `fetcher: browser`; OTA's JavaScript filters become `remove`
     selectors or `ignore` patterns. A document that cannot be carried over faithfully is not
-    converted: stderr says why and what to do, one line a document."""
+    converted: stderr says why and what to do, one line a document. With --into, a document the
+    watchlist already has (by name) is left as it is, and said so."""
     imported = import_declarations(list(paths))
     _tell(imported)
     if not imported.converted:
         fail("no declaration could be converted", ExitCode.USAGE)
-    click.echo(to_yaml(imported), nl=False)
+    not_converted = len(imported.refused) + len(imported.unreadable)
+    if into is None:
+        click.echo(to_yaml(imported), nl=False)
+        click.echo(
+            f"converted {len(imported.converted)} document(s); {not_converted} not converted", err=True
+        )
+        return
+    there = {d.id for d in load_watchlist(into).documents} if into.exists() else set()
+    new: dict[str, dict[str, object]] = {}
+    for document in imported.converted:
+        if document.id in there:
+            click.echo(
+                f"not added: {document.id}: already in {into}; remove or rename it there to import it again",
+                err=True,
+            )
+        else:
+            new.setdefault(document.service, {})[document.name] = document.entry
+    if new:
+        add_documents(into, new)  # type: ignore[arg-type]
+    added = sum(len(documents) for documents in new.values())
     click.echo(
-        f"converted {len(imported.converted)} document(s); {_not_converted(imported)} not converted",
+        f"added {added} document(s) to {into}; {len(imported.converted) - added} already there, "
+        f"{not_converted} not converted",
         err=True,
     )
 
@@ -41,7 +69,3 @@ def _tell(imported: Imported) -> None:
             click.echo(f"not converted: {where}: {document.refused}", err=True)
         for note in document.notes:
             click.echo(f"note: {where}: {note}", err=True)
-
-
-def _not_converted(imported: Imported) -> int:
-    return len(imported.refused) + len(imported.unreadable)
