@@ -393,6 +393,20 @@ def test_a_combined_document_writes_shared_settings_once() -> None:
     }
 
 
+def test_a_filter_of_a_combined_document_applies_to_every_page_and_is_noted_once(tmp_path: Path) -> None:
+    path = tmp_path / "Example.json"
+    pages = [{"fetch": "https://example.com/1"}, {"fetch": "https://example.com/2"}]
+    declaration = {"select": "main", "filter": ["removeLinks"], "combine": pages}
+    path.write_text(json.dumps({"name": "Example", "terms": {"Terms": declaration}}), encoding="utf-8")
+
+    (document,) = import_declarations([path]).documents
+
+    assert document.notes == (
+        "OTA filter removeLinks (removes every link's target, keeping its text): as `ignore`",
+    )
+    assert document.entry is not None and document.entry["ignore"] == filter_table()["removeLinks"]["ignore"]
+
+
 def test_import_ota_says_on_stderr_what_was_not_converted_and_why(tosmon, declared: Path) -> None:
     outcome = tosmon("import-ota", declared)
     stderr = outcome.stderr.splitlines()

@@ -123,7 +123,8 @@ def _import_file(file: Path, imported: Imported) -> list[Converted]:
         if isinstance(entry, str):
             documents.append(Converted(file, service, name, None, entry))
         else:
-            documents.append(Converted(file, service, name, entry, notes=tuple(notes)))
+            # the pages of a combined document each note the document's filters: once is enough
+            documents.append(Converted(file, service, name, entry, notes=tuple(dict.fromkeys(notes))))
     return documents
 
 
@@ -192,7 +193,7 @@ def _combined(pages: list[Entry]) -> Entry:
 
     A page without a setting inherits the document's; where the pages differ, the document gives
     none, so a page that had none in OTA has none here either (a page without `fetcher` is fetched
-    without a browser, as in OTA).
+    as the watchlist's default says: never rendered before plain HTTP is tried, as in OTA).
     """
     shared = {}
     for key in PAGE_SETTINGS:
