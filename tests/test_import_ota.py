@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tosmon.errors import ExitCode
 from tosmon.extract import apply_ignore, extract, selector_problem
@@ -212,6 +214,28 @@ SELECTOR_FORMS = [
 def test_every_selector_form_ota_uses_selects_what_a_browser_selects(form: str, css: str, text: str) -> None:
     assert selector_problem(css) is None
     assert extract(PAGE.encode(), select=(css,), base_url="https://example.org/") == text + "\n"
+
+
+@given(
+    tags=st.lists(st.sampled_from(["p", "div", "span"]), min_size=1, max_size=12),
+    a=st.integers(-3, 3),
+    b=st.integers(-3, 6),
+    pseudo=st.sampled_from(["nth-of-type", "nth-last-of-type"]),
+)
+def test_of_type_on_any_element_agrees_with_cssselects_own_on_a_named_element(
+    tags: list[str], a: int, b: int, pseudo: str
+) -> None:
+    import lxml.html
+
+    from tosmon.extract import _xpath
+
+    root = lxml.html.fromstring(
+        "<div id=x>" + "".join(f"<{t}>{i}</{t}>" for i, t in enumerate(tags)) + "</div>"
+    )
+    series = f"{a}n{b:+d}"
+    anywhere = [e.text for e in _xpath(f"#x > :{pseudo}({series})")(root) if e.tag == "p"]
+    named = [e.text for e in _xpath(f"#x > p:{pseudo}({series})")(root)]
+    assert anywhere == named
 
 
 RANGES = [
