@@ -13,6 +13,7 @@ when the response looks like a bot block or lacks the declared text.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tosmon.errors import ExtractError, FetchError
 from tosmon.extract import is_html, is_pdf, page_text
-from tosmon.fetch import Fetcher, FetchSettings
+from tosmon.fetch import Fetcher, FetchSettings, proxy_login
 from tosmon.models import Document, RangeSelector, Snapshot, utcnow
 
 if TYPE_CHECKING:
@@ -125,10 +126,15 @@ class Browser:
 
         browser = await self._start()
         timeout = self.settings.timeout * 1000
+        proxy = None
+        if document.proxy:  # a variant seen from elsewhere: this page's context goes through its proxy
+            server, auth = proxy_login(document, os.environ)
+            proxy = {"server": server, **({"username": auth[0], "password": auth[1]} if auth else {})}
         async with self._pages:
             context = await browser.new_context(
                 locale=re.split(r"[,;]", document.accept_language)[0].strip(),
-                extra_http_headers={"Accept-Language": document.accept_language},
+                extra_http_headers={"Accept-Language": document.accept_language, **dict(document.headers)},
+                proxy=proxy,  # type: ignore[arg-type]
             )
             try:
                 page = await context.new_page()

@@ -1,7 +1,8 @@
 """One run of the pipeline over a watchlist: fetch, extract, store, diff and flag each document.
 
 Documents are fetched concurrently; each is processed as soon as its response arrives, and any
-failure becomes that document's result, never the run's. Every fetched page is kept as evidence,
+failure becomes that document's result, never the run's. Then the variants of each document are
+compared (tosmon.variants). Every fetched page is kept as evidence,
 but only a healthy page becomes a version (see tosmon.health); a change of the user's selectors is
 recorded as a change of rules, never reported as a change of terms.
 """
@@ -37,6 +38,7 @@ from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
 from tosmon.store import Store, StoredVersion
+from tosmon.variants import compare_variants
 
 FLIP_FLOP_WINDOW = timedelta(days=30)
 SHARD_MIN_DOCUMENTS = 200  # fewer documents do not repay starting worker processes
@@ -378,19 +380,22 @@ async def check_async(
     """
     shards = _shards(documents) if client is None and browser is None else []
     if len(shards) > 1:
-        return await _check_in_processes(
+        run = await _check_in_processes(
             documents, shards, store, taxonomy=taxonomy, settings=settings, now=now, progress=progress
         )
-    return await _check_here(
-        documents,
-        store,
-        taxonomy=taxonomy,
-        settings=settings,
-        client=client,
-        browser=browser,
-        now=now,
-        progress=progress,
-    )
+    else:
+        run = await _check_here(
+            documents,
+            store,
+            taxonomy=taxonomy,
+            settings=settings,
+            client=client,
+            browser=browser,
+            now=now,
+            progress=progress,
+        )
+    # then the variants of each document, as their latest versions now stand
+    return replace(run, variants=compare_variants(documents, store, taxonomy, now))
 
 
 async def _check_here(
@@ -438,6 +443,7 @@ async def _check_here(
             for _ in range(min(len(documents), settings.total)):
                 group.create_task(worker())
     finally:
+        await fetcher.aclose()
         if own_client:
             await client.aclose()
         if own_browser:

@@ -24,6 +24,7 @@ COLUMNS = (
     "snapshot_sha256",
     "snapshot_url",
     *(f"flag_{c}" for c in FLAG_COLUMNS),
+    "variant",  # last: columns are only ever added, after the others
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -46,7 +47,8 @@ def to_csv(entries: list[Entry], store: Store) -> str:
             snapshot.get("final_url"),
         ]
         for flag in entry.flags or ({},):
-            writer.writerow(_cell(v) for v in [*row, *(_flag_value(flag, c) for c in FLAG_COLUMNS)])
+            flag_cells = (_flag_value(flag, c) for c in FLAG_COLUMNS)
+            writer.writerow(_cell(v) for v in [*row, *flag_cells, entry.document.variant])
     return out.getvalue()
 
 

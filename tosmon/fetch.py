@@ -4,6 +4,10 @@ One httpx.AsyncClient serves the whole run; a global and a per-host limit keep t
 transient failures (5xx, 429, timeouts, resets) are retried with backoff, honouring Retry-After;
 bodies are streamed and capped so a hostile page cannot exhaust memory. httpx's exceptions stop
 here: the rest of tosmon only sees FetchError.
+
+A document fetched through a proxy (a variant's `proxy:`) gets a client of its own per proxy, with
+httpx's transport (which speaks HTTP CONNECT and, with socksio, SOCKS5); its password comes from
+the environment variable the variant names, read when the client is made.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import socket
 import ssl
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -59,12 +63,31 @@ class Fetcher:
         client: httpx.AsyncClient,
         settings: FetchSettings,
         now: Callable[[], datetime] = utcnow,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.client = client
         self.settings = settings
         self.now = now
+        self.environ = environ  # where proxy passwords are read
         self._total = asyncio.Semaphore(settings.total)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.per_host))
+        self._proxied: dict[tuple[str, str | None], httpx.AsyncClient] = {}
+
+    def _client(self, document: Document) -> httpx.AsyncClient:
+        """The run's client, or the one that goes through the document's proxy."""
+        if document.proxy is None:
+            return self.client
+        key = (document.proxy, document.proxy_password_env)
+        if key not in self._proxied:
+            server, auth = proxy_login(document, self.environ)
+            self._proxied[key] = proxy_client(self.settings, server, auth)
+        return self._proxied[key]
+
+    async def aclose(self) -> None:
+        """Close the clients of the proxies (the run's own client belongs to whoever passed it)."""
+        for client in self._proxied.values():
+            await client.aclose()
+        self._proxied.clear()
 
     async def fetch(
         self, document: Document, etag: str | None = None, last_modified: str | None = None
@@ -111,17 +134,19 @@ class Fetcher:
             "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,*/*;q=0.5",
             # Only what _decoder can undo within the size cap.
             "Accept-Encoding": "gzip, deflate",
+            **dict(document.headers),
         }
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        client = self._client(document)
         try:
             # httpx's timeout bounds each read; this bounds the whole attempt, so a server trickling
             # one byte at a time cannot hold the run forever.
             async with (
                 asyncio.timeout(self.settings.timeout),
-                self.client.stream(
+                client.stream(
                     "GET", document.url, headers=headers, timeout=self.settings.timeout
                 ) as response,
             ):
@@ -144,13 +169,22 @@ class Fetcher:
                     last_modified=response.headers.get("last-modified"),
                 )
         except (TimeoutError, httpx.TimeoutException) as error:
+            through = f" through proxy {shown_proxy(document.proxy)}" if document.proxy else ""
             raise FetchError(
-                f"timed out: no complete response within {self.settings.timeout:g} s ({type(error).__name__})",
+                f"timed out: no complete response within {self.settings.timeout:g} s{through} "
+                f"({type(error).__name__})",
                 transient=True,
             ) from None
         except httpx.TooManyRedirects:
             raise FetchError("too many redirects (a redirect loop?)") from None
+        except httpx.ProxyError as error:  # the proxy answered, but would not take us to the page
+            raise FetchError(
+                f"proxy {shown_proxy(document.proxy)} refused to reach the page: {_reason(error)}",
+                transient=True,
+            ) from None
         except httpx.ConnectError as error:
+            if document.proxy:
+                raise _proxy_down(document.proxy, error) from None
             raise FetchError(
                 f"cannot connect: {_reason(error)}", transient=_transient_connect(error)
             ) from None
@@ -202,6 +236,55 @@ def _decoder(content_encoding: str) -> zlib._Decompress | None:
 
 def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
+
+
+def shown_proxy(url: str | None) -> str:
+    """A proxy's URL as messages show it: scheme, host and port, never a user name or password."""
+    parts = urlsplit(url or "")
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def proxy_login(document: Document, environ: Mapping[str, str]) -> tuple[str, tuple[str, str] | None]:
+    """The proxy's URL without credentials, and its user name and password if it needs them."""
+    parts = urlsplit(document.proxy or "")
+    server = shown_proxy(document.proxy)
+    if parts.username is None:
+        return server, None
+    password = ""
+    if document.proxy_password_env:
+        if document.proxy_password_env not in environ:
+            raise FetchError(
+                f"proxy {server}: the environment variable {document.proxy_password_env} "
+                "(its password, named by proxy_password_env) is not set"
+            )
+        password = environ[document.proxy_password_env]
+    return server, (parts.username, password)
+
+
+def proxy_client(settings: FetchSettings, server: str, auth: tuple[str, str] | None) -> httpx.AsyncClient:
+    """A client whose every request goes through one proxy (httpx's transport: tosmon's pools connect
+    directly); certificates are checked as for direct requests, SSL_CERT_FILE included."""
+    context = httpx.create_ssl_context()
+    return httpx.AsyncClient(
+        proxy=httpx.Proxy(server, auth=auth, ssl_context=context),
+        verify=context,
+        trust_env=False,  # the variant's proxy, not HTTP(S)_PROXY or NO_PROXY
+        follow_redirects=True,
+        max_redirects=10,
+        timeout=settings.timeout,
+        limits=httpx.Limits(max_connections=settings.total, max_keepalive_connections=settings.per_host),
+    )
+
+
+def _proxy_down(proxy: str | None, error: httpx.ConnectError) -> FetchError:
+    """The proxy itself could not be reached: say so, not that the site is down."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ConnectionRefusedError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None or "refused" in str(error).lower():
+        return FetchError(f"proxy {shown_proxy(proxy)} refused the connection", transient=True)
+    return FetchError(f"proxy {shown_proxy(proxy)}: cannot connect: {_reason(error)}", transient=True)
 
 
 def _transient_connect(error: httpx.ConnectError) -> bool:

@@ -101,6 +101,7 @@ def entry_to_json(entry: Entry, store: Store) -> dict[str, object]:
     return {
         "service": document.service,
         "document": document.name,
+        "variant": document.variant,
         "url": document.url,
         "version": version.name,
         "number": entry.number,
@@ -118,8 +119,7 @@ def entry_to_json(entry: Entry, store: Store) -> dict[str, object]:
 
 def flag_from_json(data: dict[str, object]) -> Flag:
     """A flag as recorded in a version's metadata, back as a Flag."""
-    fields = {k: v for k, v in data.items() if k in Flag.__dataclass_fields__}
-    return Flag(**{**fields, "terms": tuple(data.get("terms") or ())})  # type: ignore[arg-type]
+    return Flag.from_json(data)
 
 
 def summary(entry: Entry) -> str:
@@ -148,6 +148,9 @@ def find_document(documents: list[Document], name: str) -> Document:
     for document in documents:
         if document.id == name:
             return document
+    variants = [d.id for d in documents if d.variant and f"{d.service}/{d.name}" == name]
+    if variants:
+        raise TosmonError(f"{name!r} is watched as variants: name one of {', '.join(map(repr, variants))}")
     known = [d.id for d in documents]
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -63,10 +63,16 @@ class Document:
     recipients: tuple[str, ...] = ()
     fetcher: FetcherKind = "http"  # "browser" renders the page in Chromium; "auto" falls back to it
     parts: tuple[Part, ...] = ()  # `combine:` pages joined in order into one text; `url` is the first
+    variant: str | None = None  # "CA": one regional or language view of the document (see tosmon.variants)
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers, e.g. a variant's cookie
+    proxy: str | None = None  # http://, https:// or socks5:// URL the page is fetched through
+    proxy_password_env: str | None = None  # the environment variable holding the proxy's password
 
     @property
     def id(self) -> str:
-        return f"{self.service}/{self.name}"
+        """`Service/Document type`, and `@VARIANT` for one variant of it."""
+        base = f"{self.service}/{self.name}"
+        return f"{base}@{self.variant}" if self.variant else base
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,12 @@ class Flag:
             "consent_change": self.consent_change,
         }
 
+    @staticmethod
+    def from_json(data: dict[str, object]) -> Flag:
+        """A flag as recorded in a version's metadata (`to_json`), back as a Flag."""
+        fields = {k: v for k, v in data.items() if k in Flag.__dataclass_fields__}
+        return Flag(**{**fields, "terms": tuple(data.get("terms") or ())})  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -155,12 +167,50 @@ class CheckResult:
     recovered: bool = False  # the document is back to normal after an error: alerted once
 
 
+@dataclass(frozen=True, slots=True)
+class VariantDifference:
+    """A clause some variants of a document carry and others lack (in a comparison by structure, a
+    flagged clause matched by its category and place rather than by its words)."""
+
+    clause: str
+    heading: str | None
+    present: tuple[str, ...]  # the variants that carry it
+    absent: tuple[str, ...]  # the variants that lack it
+    flags: tuple[Flag, ...] = ()  # what the clause would raise as a new clause
+    position: float = 0.0  # where it stands in its variant's text, from 0 (start) to 1 (end)
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """What changed this run in how the latest versions of a document's variants differ.
+
+    Only news is carried: the differences that `appeared` since the last comparison and those that
+    are `resolved` (gone). A difference that stays is shown once, when it appears.
+    """
+
+    service: str
+    document: str
+    variants: tuple[str, ...]  # every variant compared, in watchlist order
+    versions: dict[str, str]  # variant -> the version compared
+    mode: str  # "text" (one language: clause by clause) or "structure" (languages differ: flags by place)
+    appeared: tuple[VariantDifference, ...] = ()
+    resolved: tuple[VariantDifference, ...] = ()
+    missing: tuple[str, ...] = ()  # variants with no version yet, left out of the comparison
+    languages: dict[str, str | None] = field(default_factory=dict)
+    error: str | None = None  # the comparison could not be made (its state is unreadable)
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}/{self.document}"
+
+
 @dataclass(frozen=True)
 class CheckRun:
-    """All results of one run, in watchlist order."""
+    """All results of one run, in watchlist order, and how the variants of its documents differ."""
 
     started_at: datetime
     results: tuple[CheckResult, ...] = field(default_factory=tuple)
+    variants: tuple[VariantComparison, ...] = ()
 
     def __repr__(self) -> str:
         # asyncio.run builds the repr of its coroutine's result as it ends (reprlib cuts it only once

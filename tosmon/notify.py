@@ -31,6 +31,8 @@ from tosmon.errors import ConfigError, NotifyError, Problem
 from tosmon.models import Change, CheckResult, CheckRun, Document, Flag, utcnow
 from tosmon.report import flag_title, safe_text
 from tosmon.store import stamp, write_atomic
+from tosmon.variants import and_list, sentence
+from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist
 
 PASSWORD_VARIABLE = "TOSMON_SMTP_PASSWORD"
@@ -110,7 +112,7 @@ def worth_reporting(run: CheckRun) -> bool:
 
     A problem already reported by an earlier run is listed again but does not make a report by itself.
     """
-    return any(
+    return bool(run.variants) or any(
         r.status in ("new", "changed") or (r.status == "error" and not r.repeat) or r.recovered
         for r in run.results
     )
@@ -143,10 +145,13 @@ def audiences(run: CheckRun, settings: EmailSettings) -> list[tuple[tuple[str, .
     groups: dict[tuple[int, ...], list[str]] = {}
     for address, results in documents.items():
         groups.setdefault(tuple(id(r) for r in results), []).append(address)
-    return [
-        (tuple(addresses), CheckRun(run.started_at, tuple(documents[addresses[0]])))
-        for addresses in groups.values()
-    ]
+    audience = []
+    for addresses in groups.values():
+        results = tuple(documents[addresses[0]])
+        heard = {(r.document.service, r.document.name) for r in results}
+        variants = tuple(c for c in run.variants if (c.service, c.document) in heard)
+        audience.append((tuple(addresses), CheckRun(run.started_at, results, variants)))
+    return audience
 
 
 def build_reports(
@@ -173,6 +178,10 @@ def subject(run: CheckRun, prefix: str = "[tosmon]") -> str:
     new = [r for r in run.results if r.status == "new"]
     failed = [r for r in run.results if r.status == "error"]
     parts = []
+    for comparison in run.variants:  # who is told what, and who is not: news of its own
+        differing = [d for d in comparison.appeared if d.flags]
+        if differing:
+            parts.append(f"{comparison.service} {comparison.document}: {sentence(differing[0])}")
     if flagged:
         top = flagged[0]
         parts.append(f"{_name(top.result.document)}: {flag_title(top.flags[0])}")
@@ -270,6 +279,14 @@ def render_text(run: CheckRun, heading: str) -> str:
             if len(changes) > MAX_CHANGES:
                 lines.append(f"  ... and {len(changes) - MAX_CHANGES} more changes")
         lines.append("")
+    if run.variants:
+        lines += _underline("Variants compared")
+        for comparison in run.variants:
+            lines.append(f"{comparison.service} {comparison.document} ({and_list(comparison.variants)})")
+            lines += [f"  {safe_text(line)}" for line in variants_summary(comparison)]
+            for difference in comparison.appeared[:MAX_CHANGES]:
+                lines.append(f"  [{'+'.join(difference.present)} only] {safe_text(difference.clause)}")
+            lines.append("")
     new = [r for r in run.results if r.status == "new"]
     if new:
         lines += _underline("Now watched (first version recorded)")
@@ -341,6 +358,21 @@ def render_html(run: CheckRun, heading: str) -> str:
             out += [_tag("div", _html_change(change), "change") for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
                 out.append(_tag("p", f"… and {len(changes) - MAX_CHANGES} more changes", "small"))
+    if run.variants:
+        out.append(_tag("h2", "Variants compared"))
+        for comparison in run.variants:
+            out.append(
+                _tag(
+                    "h3",
+                    f"{_e(comparison.service)} {_e(comparison.document)} "
+                    f"<small>({_e(and_list(comparison.variants))})</small>",
+                )
+            )
+            out += [_tag("p", _e(line), "meta") for line in variants_summary(comparison)]
+            out += [
+                _tag("div", f"<strong>{_e('+'.join(d.present))} only:</strong> {_e(d.clause)}", "change")
+                for d in comparison.appeared[:MAX_CHANGES]
+            ]
     new = [r for r in run.results if r.status == "new"]
     if new:
         out.append(_tag("h2", "Now watched (first version recorded)"))
@@ -373,7 +405,7 @@ def _html_change(change: Change) -> str:
 
 
 def _name(document: Document) -> str:
-    return f"{document.service} {document.name}"
+    return f"{document.service} {document.name}" + (f" ({document.variant})" if document.variant else "")
 
 
 def _when(result: CheckResult) -> str:

@@ -14,6 +14,7 @@ import orjson
 from tosmon.errors import ExitCode
 from tosmon.models import Change, CheckResult, CheckRun, Flag
 from tosmon.text import CONTROL_SEQUENCE
+from tosmon.variants import comparison_to_json
 
 SCHEMA_VERSION = 1
 # Whole escape sequences first (CSI, and OSC up to BEL or ST), so no `[31m` is left behind; then any
@@ -41,6 +42,7 @@ def result_to_json(result: CheckResult) -> dict[str, object]:
     return {
         "service": document.service,
         "document": document.name,
+        "variant": document.variant,
         "url": document.url,
         "status": result.status,
         "flags": [f.to_json() for f in result.flags],
@@ -62,7 +64,11 @@ def run_json(run: CheckRun) -> Iterator[str]:
     for index, result in enumerate(run.results):
         document = orjson.dumps(result_to_json(result), option=orjson.OPT_INDENT_2).decode()
         yield ("," if index else "") + "\n    " + document.replace("\n", "\n    ")
-    yield "\n  ]\n}" if run.results else "]\n}"
+    yield '\n  ],\n  "variants": [' if run.results else '],\n  "variants": ['
+    for index, comparison in enumerate(run.variants):
+        data = orjson.dumps(comparison_to_json(comparison), option=orjson.OPT_INDENT_2).decode()
+        yield ("," if index else "") + "\n    " + data.replace("\n", "\n    ")
+    yield "\n  ]\n}" if run.variants else "]\n}"
 
 
 def diff_to_json(changes: list[Change], flags: list[Flag]) -> dict[str, object]:
@@ -78,9 +84,9 @@ def exit_code(run: CheckRun) -> ExitCode:
     statuses = {r.status for r in run.results}
     if "error" in statuses:
         return ExitCode.DOCUMENT_FAILED
-    if run.flags:
-        return ExitCode.FLAGGED
-    if statuses & {"new", "changed"}:
+    if run.flags or any(d.flags for c in run.variants for d in c.appeared):
+        return ExitCode.FLAGGED  # a flagged clause one country or language is told and another is not
+    if statuses & {"new", "changed"} or run.variants:
         return ExitCode.CHANGED
     return ExitCode.OK
 

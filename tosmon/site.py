@@ -19,6 +19,7 @@ from tosmon.history import Entry, summary
 from tosmon.models import Change, Document
 from tosmon.report import safe_text
 from tosmon.store import Store, slug, write_atomic
+from tosmon.variants import and_list, current, difference_from_json, sentence
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 75em; padding: 0 1em; color: #1f2328; }
@@ -45,7 +46,8 @@ def build_site(
     pages = []
     rows = []
     for document, entries in timelines.items():
-        page = destination / slug(document.service) / f"{slug(document.name)}.html"
+        variant = f"@{document.variant}" if document.variant else ""
+        page = destination / slug(document.service) / f"{slug(document.name)}{variant}.html"
         write_atomic(page, document_page(store, document, entries, page.parent).encode())
         pages.append(page)
         flags = sum(len(entry.flags) for entry in entries)
@@ -61,15 +63,52 @@ def build_site(
         "<table><tr><th>Document</th><th>Versions</th><th>Last version</th><th>Flags</th></tr>"
         + "".join(rows)
         + "</table>"
+        + variants_section(store)
     )
     write_atomic(index, _page("Terms history", body).encode())
     return [index, *pages]
 
 
+def variants_section(store: Store) -> str:
+    """How the variants of each document differ as last compared: flagged clauses in words first."""
+    parts = []
+    for state in current(store):
+        differences = [difference_from_json(d) for d in state.get("differences") or []]  # type: ignore[union-attr]
+        since = {
+            str(d.get("clause")): str(d.get("since", ""))[:10]
+            for d in state.get("differences") or []  # type: ignore[union-attr]
+        }
+        variants = [str(v) for v in state.get("variants") or []]  # type: ignore[union-attr]
+        parts.append(
+            f"<h3>{e(state.get('service'))} — {e(state.get('document'))}</h3>"
+            f'<p class="meta">{e(and_list(variants))}, compared by {e(state.get("mode"))} on '
+            f"{e(str(state.get('compared_at', ''))[:10])}.</p>"
+        )
+        if not differences:
+            parts.append("<p>Every variant carries the same clauses.</p>")
+            continue
+        items = []
+        for difference in sorted(differences, key=lambda d: not d.flags):
+            label = sentence(difference).capitalize() if difference.flags else ""
+            flagged = f'<span class="flag-label">{e(label)}</span>' if label else ""
+            items.append(
+                f"<tr><td>{e(', '.join(difference.present))}</td><td>{e(', '.join(difference.absent))}</td>"
+                f"<td>{flagged}{e(difference.clause)}</td><td>{e(since.get(difference.clause, ''))}</td></tr>"
+            )
+        parts.append(
+            "<table><tr><th>In</th><th>Not in</th><th>Clause</th><th>Since</th></tr>"
+            + "".join(items)
+            + "</table>"
+        )
+    return "<h2>Variants compared</h2>" + "".join(parts) if parts else ""
+
+
 def document_page(store: Store, document: Document, entries: list[Entry], folder: Path) -> str:
     parts = [
         '<p><a href="../index.html">All documents</a></p>',
-        f"<h1>{e(document.service)} — {e(document.name)}</h1>",
+        f"<h1>{e(document.service)} — {e(document.name)}"
+        + (f" ({e(document.variant)})" if document.variant else "")
+        + "</h1>",
     ]
     if document.url.startswith(("http://", "https://")):
         parts.append(f'<p>Page: <a href="{e(document.url)}">{e(document.url)}</a></p>')

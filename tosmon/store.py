@@ -4,13 +4,15 @@
       tosmon-store.json                  {"schema_version": 1}
       .lock                              held by the run that writes
       <service>/<document>/              file-safe names; document.json keeps the real ones
-        document.json                    {"service", "document", "url"}
+        document.json                    {"service", "document", "url"} (and "variant")
         raw/<stamp>.<ext>                a response body exactly as fetched (evidence)
         raw/<stamp>.json                 its metadata: requested_url, final_url, status, content_type,
                                          fetched_at, sha256, size, etag, last_modified
         versions/<stamp>.md              the extracted text, recorded only when the text changed
         versions/<stamp>.json            date, source, snapshot (raw file it came from), sha256, flags...
         state.json                       what the next fetch needs (etag, last body hash)
+      <service>/<document>@<variant>/    one variant of a document (`variants:`), laid out the same
+      <service>/<document>@variants.json how its variants differ, as last reported (tosmon.variants)
 
 `<stamp>` is the UTC time of the fetch, `2026-11-26T04-00-00Z`. Every file is written to a
 temporary name and renamed into place, and a version's `.json` is written last: a version exists
@@ -78,6 +80,11 @@ def slug(name: str) -> str:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         cleaned = (cleaned.encode()[:60].decode("utf-8", "ignore").rstrip("-._") + "-" + digest).lstrip("-")
     return cleaned
+
+
+def _folder_name(document: Document) -> str:
+    """`Terms-of-Service`, or `Terms-of-Service@CA` for a variant (a slug never holds an @)."""
+    return slug(document.name) + (f"@{document.variant}" if document.variant else "")
 
 
 def stamp(moment: datetime) -> str:
@@ -165,7 +172,7 @@ class Store:
         self.root = root
         self._owners: dict[Path, tuple[str, str]] = {}  # folder -> (service, document) it belongs to
         self._described: dict[Path, dict[str, str]] = {}  # folder -> its document.json as last seen
-        self._folders: dict[tuple[str, str], Path] = {}  # (service, document) -> its folder
+        self._folders: dict[tuple[str, str, str | None], Path] = {}  # (service, document, variant) -> folder
 
     def open(self) -> Store:
         """Create the store if needed and refuse one written by a newer tosmon."""
@@ -213,14 +220,14 @@ class Store:
 
     def directory(self, document: Document) -> Path:
         """The document's folder; refuse one that holds another document whose names map to the same."""
-        key = (document.service, document.name)
+        key = (document.service, document.name, document.variant)
         directory = self._folders.get(key)
         if directory is None:  # slugs are asked for several times per document and run
             if len(self._folders) >= FOLDERS_REMEMBERED:
                 self._folders.clear()
                 self._owners.clear()  # a folder's owner is also on disk, in its document.json
                 self._described.clear()
-            directory = self._folders[key] = self.root / slug(document.service) / slug(document.name)
+            directory = self._folders[key] = self.root / slug(document.service) / _folder_name(document)
         owner = self._owners.get(directory)
         if owner is None:
             info = directory / "document.json"
@@ -238,6 +245,8 @@ class Store:
         directory = self.directory(document)
         info = directory / "document.json"
         wanted = {"service": document.service, "document": document.name, "url": document.url}
+        if document.variant:
+            wanted["variant"] = document.variant
         if self._described.get(directory) != wanted:  # read once a run, not at every write
             if not info.exists():  # a new document: its folders at once, not each after a failed write
                 try:
@@ -256,18 +265,23 @@ class Store:
         found = []
         for info in sorted(self.root.glob("*/*/document.json")):
             data = read_json(info)
-            found.append(Document(str(data["service"]), str(data["document"]), str(data.get("url", ""))))
+            variant = str(data["variant"]) if data.get("variant") else None
+            found.append(
+                Document(
+                    str(data["service"]), str(data["document"]), str(data.get("url", "")), variant=variant
+                )
+            )
         return sorted(found, key=lambda d: d.id)
 
     def folder(self, document: Document) -> Path:
         """Where the document's files are or would be (`directory` also checks who owns the folder)."""
-        return self.root / slug(document.service) / slug(document.name)
+        return self.root / slug(document.service) / _folder_name(document)
 
     def known(self, document: Document) -> bool:
         """Whether the store holds anything of `document` (a folder described by its document.json)."""
         # strings, not Paths: asked for every document of a run (10,000 documents: 0.45 s with pathlib, 0.33 s)
         return os.path.exists(
-            os.path.join(self.root, slug(document.service), slug(document.name), "document.json")
+            os.path.join(self.root, slug(document.service), _folder_name(document), "document.json")
         )
 
     def rename(self, old: Document, new: Document) -> Path:
@@ -309,6 +323,10 @@ class Store:
         self._owners.clear()
         self._described.clear()
         return target
+
+    def comparison_path(self, service: str, document: str) -> Path:
+        """Where how the variants of a document differ is kept, beside their folders."""
+        return self.root / slug(service) / f"{slug(document)}@variants.json"
 
     # -- raw snapshots -----------------------------------------------------------------------
 
@@ -449,6 +467,12 @@ class Store:
             checked, found = _verify_document(directory)
             files += checked
             damage.extend(found)
+        for comparison in sorted(self.root.glob("[!.]*/[!.]*@variants.json")):
+            files += 1
+            try:
+                read_json(comparison)
+            except StoreError as error:
+                damage.append(Damage(comparison, _problem(error)))
         return Verification(documents, files, tuple(damage))
 
 
@@ -487,7 +511,14 @@ def _verify_document(directory: Path) -> tuple[int, list[Damage]]:
 
     info = directory / "document.json"
     if info.exists():
-        meta(info, ("service", "document", "url"))
+        described = meta(info, ("service", "document", "url"))
+        variant = directory.name.partition("@")[2] or None  # `Terms@CA`: variant CA (names never hold @)
+        if described is not None and described.get("variant") != variant:
+            damage.append(
+                Damage(
+                    info, f"names variant {described.get('variant')!r} but sits in the folder of {variant!r}"
+                )
+            )
     else:
         damage.append(Damage(info, "missing: the folder holds a document without its description"))
     raw_files = set()

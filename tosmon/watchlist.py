@@ -12,9 +12,10 @@ import difflib
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
@@ -28,6 +29,11 @@ SMTP_SECURITY = ("starttls", "ssl", "none")
 FETCHERS = ("http", "browser", "auto")
 Entry = Callable[["_Node", "_Node"], None]  # takes one entry (key, value) of the `services:` mapping
 MAX_NESTING = 100  # a watchlist nests 6 levels; deeper is a broken or hostile file
+VARIANT_KEYS = {"url", "accept_language", "headers", "proxy", "proxy_password_env"}
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")  # the `@CA` suffix of a store folder
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RANGE_KEYS = {
     "startBefore": "start_before",
     "startAfter": "start_after",
@@ -416,7 +422,7 @@ class _Checker:
         defaults: dict[str, object] = {}
         if "defaults" in found:
             defaults = self.document_settings(
-                found["defaults"][1], "defaults", {"accept_language", "ignore", "fetcher"}
+                found["defaults"][1], "defaults", {"accept_language", "ignore", "fetcher", "variants"}
             )
         schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
         email = self.email(found["email"][1], "email") if "email" in found else None
@@ -460,7 +466,10 @@ class _Checker:
 
         seen: dict[tuple[str, str], str] = {}
         for document in documents:
-            folder = (slug(document.service), slug(document.name))
+            folder = (
+                slug(document.service),
+                slug(document.name) + (f"@{document.variant}" if document.variant else ""),
+            )
             if folder in seen and seen[folder] != document.id:
                 self.problem(
                     node,
@@ -503,6 +512,8 @@ class _Checker:
             elif name == "email":
                 for key, _, value in self.mapping(doc_node, _join(where, name), {"to"}):
                     service_settings["recipients"] = self.addresses(value, _join(where, name, key))
+            elif name == "variants":
+                service_settings["variants"] = self.variants(doc_node, _join(where, name))
             else:
                 doc_entries.append((name, doc_key, doc_node))
         if not doc_entries:
@@ -526,7 +537,20 @@ class _Checker:
                 if isinstance(doc_node, _Mapping) and not {"url", "combine"} & _keys(doc_node):
                     self.problem(doc_node, doc_where, "missing `url` (or `combine`)")
                 continue
-            documents.append(Document(service=service, name=name, **settings))  # type: ignore[arg-type]
+            variants: dict[str, dict[str, object]] = settings.pop("variants", None) or {}  # type: ignore[assignment]
+            document = Document(service=service, name=name, **settings)  # type: ignore[arg-type]
+            if not variants:
+                documents.append(document)
+            for variant, overrides in variants.items():
+                if document.parts and "url" in overrides and not str(overrides["url"]).startswith("?"):
+                    self.problem(
+                        doc_node,
+                        _join(doc_where, "variants", variant, "url"),
+                        "a document made with `combine` takes only a query here (`?hl=fr`), "
+                        "applied to each of its pages",
+                    )
+                    continue
+                documents.append(variant_of(document, variant, overrides))
         return documents
 
     def document_settings(self, node: _Node, where: str, allowed: set[str]) -> dict[str, object]:
@@ -559,7 +583,142 @@ class _Checker:
                     settings["fetcher"] = fetcher
             elif key == "combine":
                 settings["combine"] = self.combine(value, key_where)
+            elif key == "variants":
+                settings["variants"] = self.variants(value, key_where)
         return settings
+
+    def variants(self, node: _Node, where: str) -> dict[str, dict[str, object]]:
+        """Named views of a document (`US: {proxy: ...}`), each overriding how the page is asked for.
+
+        `variants: {}` on a document turns off the variants a service or `defaults` declares.
+        """
+        if isinstance(node, _Scalar) and node.tag == "tag:yaml.org,2002:null":
+            return {}
+        result: dict[str, dict[str, object]] = {}
+        folded: dict[str, str] = {}
+        for name, key_node, value in self.mapping(node, where):
+            name_where = _join(where, name)
+            overrides: dict[str, object] = {}
+            if not (isinstance(value, _Scalar) and value.tag == "tag:yaml.org,2002:null"):
+                overrides = self.variant(value, name_where)  # `US:` alone: the document as it is served
+            if not VARIANT_NAME.fullmatch(name):
+                self.problem(
+                    key_node,
+                    name_where,
+                    f"variant name {name!r} cannot be a folder name: use up to 40 letters, digits, "
+                    "'-' and '_', starting with a letter or digit (e.g. US, en-GB)",
+                )
+            elif name.casefold() in folded:
+                self.problem(
+                    key_node,
+                    name_where,
+                    f"variants {folded[name.casefold()]!r} and {name!r} differ only by case "
+                    "(they would share a folder on some disks): rename one",
+                )
+            else:
+                folded[name.casefold()] = name
+                result[name] = overrides
+        return result
+
+    def variant(self, node: _Node, where: str) -> dict[str, object]:
+        overrides: dict[str, object] = {}
+        found = {key: value for key, _, value in self.mapping(node, where, VARIANT_KEYS)}
+        for key, value in found.items():
+            key_where = _join(where, key)
+            if key == "url":
+                text = self.string(value, key_where)
+                if text is not None and text.startswith("?"):
+                    if len(text) < 2 or any(c.isspace() for c in text) or "#" in text:
+                        self.problem(
+                            value, key_where, f"expected a query such as '?hl=fr&gl=CA', found {text!r}"
+                        )
+                    else:
+                        overrides["url"] = text
+                elif text is not None:
+                    url = self.url(value, key_where)
+                    if url is not None:
+                        overrides["url"] = url
+            elif key == "accept_language":
+                language = self.string(value, key_where)
+                if language is not None:
+                    overrides["accept_language"] = language
+            elif key == "headers":
+                overrides["headers"] = self.headers(value, key_where)
+            elif key == "proxy":
+                proxy = self.proxy(value, key_where)
+                if proxy is not None:
+                    overrides["proxy"] = proxy
+            elif key == "proxy_password_env":
+                variable = self.string(value, key_where)
+                if variable is not None and not ENV_NAME.fullmatch(variable):
+                    self.problem(
+                        value, key_where, f"expected the name of an environment variable, found {variable!r}"
+                    )
+                elif variable is not None:
+                    overrides["proxy_password_env"] = variable
+        if "proxy_password_env" in overrides:
+            proxy = overrides.get("proxy")
+            if proxy is None:
+                self.problem(node, _join(where, "proxy_password_env"), "needs a `proxy` to log in to")
+                overrides.pop("proxy_password_env")
+            elif not urlsplit(str(proxy)).username:
+                self.problem(
+                    found["proxy"],
+                    _join(where, "proxy"),
+                    f"`proxy_password_env` needs a user name in the proxy URL "
+                    f"({urlsplit(str(proxy)).scheme}://USER@{urlsplit(str(proxy)).netloc})",
+                )
+        return overrides
+
+    def headers(self, node: _Node, where: str) -> tuple[tuple[str, str], ...]:
+        headers = []
+        for name, key_node, value in self.mapping(node, where):
+            key_where = _join(where, name)
+            if not HEADER_NAME.fullmatch(name):
+                self.problem(key_node, key_where, f"{name!r} is not a valid HTTP header name")
+                continue
+            text = self.string(value, key_where, non_empty=False)
+            if text is not None and any(c in text for c in "\r\n\0"):
+                self.problem(value, key_where, "a header value cannot hold a line break")
+            elif text is not None:
+                headers.append((name, text))
+        return tuple(headers)
+
+    def proxy(self, node: _Node, where: str) -> str | None:
+        value = self.string(node, where)
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as error:
+            self.problem(node, where, f"invalid proxy URL {value!r}: {error}")
+            return None
+        if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+            self.problem(
+                node,
+                where,
+                f"expected a proxy URL such as socks5://host:1080 or http://host:3128 "
+                f"(http, https, socks5 or socks5h), found {value!r}",
+            )
+            return None
+        if parts.password is not None:
+            self.problem(
+                node,
+                where,
+                "a password does not belong in the watchlist: remove it from the proxy URL, put it in an "
+                "environment variable and name that variable with `proxy_password_env: MY_PROXY_PASSWORD`",
+            )
+            return None
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            self.problem(node, where, f"a proxy URL has no path, query or fragment, found {value!r}")
+            return None
+        if port is None and parts.scheme.lower().startswith("socks"):
+            self.problem(
+                node, where, f"a SOCKS proxy URL needs its port (socks5://host:1080), found {value!r}"
+            )
+            return None
+        return value
 
     def combine(self, node: _Node, where: str) -> list[dict[str, object]]:
         """The pages of a document spread over several URLs: a list of `{url, select, remove, ignore, fetcher}`."""
@@ -639,8 +798,48 @@ class _Checker:
         return EmailSettings(smtp, sender[0], to)
 
 
-DOCUMENT_KEYS = {"url", "select", "remove", "ignore", "accept_language", "schedule", "fetcher", "combine"}
+DOCUMENT_KEYS = {
+    "url",
+    "select",
+    "remove",
+    "ignore",
+    "accept_language",
+    "schedule",
+    "fetcher",
+    "combine",
+    "variants",
+}
 PAGE_KEYS = {"url", "select", "remove", "ignore", "fetcher"}  # of one page of a `combine:`
+
+
+def variant_of(document: Document, name: str, overrides: dict[str, object]) -> Document:
+    """The document as variant `name` asks for it: its own URL (or query), language, headers, proxy."""
+    url = str(overrides.get("url", document.url))
+    parts = document.parts
+    if url.startswith("?"):
+        parts = tuple(replace(part, url=with_query(part.url, url)) for part in parts)
+        url = with_query(document.url, url)
+    return replace(
+        document,
+        url=url,
+        parts=parts,
+        variant=name,
+        accept_language=str(overrides.get("accept_language", document.accept_language)),
+        headers=overrides.get("headers", ()),  # type: ignore[arg-type]
+        proxy=overrides.get("proxy"),  # type: ignore[arg-type]
+        proxy_password_env=overrides.get("proxy_password_env"),  # type: ignore[arg-type]
+    )
+
+
+def with_query(url: str, query: str) -> str:
+    """`url` with the parameters of `query` ("?hl=fr&gl=CA"): those it names replaced, the others kept."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return urlunsplit(parts._replace(query=query[1:]))
+    given = parse_qsl(query[1:], keep_blank_values=True)
+    names = {name for name, _ in given}
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(parts._replace(query=urlencode(kept + given)))
 
 
 def _parts(pages: list[dict[str, object]], settings: dict[str, object]) -> tuple[Part, ...]:

@@ -7,8 +7,9 @@ from rich.table import Table
 from rich.text import Text
 
 from tosmon.diff import word_diff
-from tosmon.models import Change, CheckRun, Flag
+from tosmon.models import Change, CheckRun, Flag, VariantComparison
 from tosmon.report import flag_title, flags_by_clause, safe_text
+from tosmon.variants import and_list, summary
 
 STATUS_STYLE = {"new": "cyan", "unchanged": "dim", "changed": "yellow", "error": "bold red"}
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold red", "low": "yellow"}
@@ -92,6 +93,27 @@ def render_run(console: Console, run: CheckRun) -> None:
         if result.changes:
             console.rule(Text(safe_text(result.document.id), style="yellow"), align="left")
             render_changes(console, result.changes)
+    if run.variants:
+        console.rule(Text("variants compared", style="bold magenta"), align="left")
+        for comparison in run.variants:
+            render_comparison(console, comparison)
+
+
+def render_comparison(console: Console, comparison: VariantComparison, limit: int = 20) -> None:
+    """What a document's variants newly differ in (or no longer do): flagged clauses first, in words."""
+    console.print(
+        Text.assemble(
+            out(comparison.id),
+            (f"  {and_list(comparison.variants)}, compared by {comparison.mode}", "dim"),
+        )
+    )
+    for line in summary(comparison):
+        console.print(Text.assemble("  ", out(line)), style="bold red" if "clause appears" in line else "")
+    for difference in comparison.appeared[:limit]:
+        where = f"{'+'.join(difference.present)} only"
+        console.print(Text.assemble(("  ≠ ", "magenta"), (f"[{where}] ", "magenta"), out(difference.clause)))
+    if len(comparison.appeared) > limit:
+        console.print(f"  … and {len(comparison.appeared) - limit} more", style="dim")
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -47,6 +47,9 @@ def read_text(path: Path, select: tuple[str, ...], remove: tuple[str, ...]) -> s
 @remove_option
 @click.option("--from", "from_", metavar="VERSION", help="Stored version to compare from (latest, -N, DATE).")
 @click.option("--to", "to", metavar="VERSION", help="Stored version to compare to [default: latest].")
+@click.option(
+    "--at", "at", metavar="DATE", help="With two DOCUMENTs (variants): compare the versions in force on DATE."
+)
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
 @handle_errors
@@ -57,6 +60,7 @@ def diff_command(
     remove: tuple[str, ...],
     from_: str | None,
     to: str | None,
+    at: str | None,
     watchlist: Path,
     snapshots: Path | None,
     as_json: bool,
@@ -69,9 +73,31 @@ def diff_command(
     `tosmon diff "SoundCloud/Terms of Service" --from '#2' --to '#5'`. A VERSION is '#N' or N as
     numbered by `history`, the stamp tosmon prints, latest, -N (-1 is the latest) or a DATE (the
     version in force then); --from defaults to the version before --to, --to to the latest.
+
+    Two DOCUMENTs compare their latest versions (or those in force on --at DATE), e.g. two variants:
+    `tosmon diff "SoundCloud/Terms of Service@US" "SoundCloud/Terms of Service@CA"`.
     """
-    stored = from_ is not None or to is not None or (new is None and not Path(old).exists())
-    if not stored:
+    other_label, other_flags = None, []
+    pair = new is not None and (at is not None or _names_documents(old, new))
+    stored = not pair and (from_ is not None or to is not None or (new is None and not Path(old).exists()))
+    if at is not None and not pair:
+        fail("--at compares two DOCUMENTs; give two", ExitCode.USAGE)
+    if pair:
+        if from_ or to or select or remove:
+            fail(
+                "two DOCUMENTs are compared at one date (--at), without --from/--to/--select/--remove",
+                ExitCode.USAGE,
+            )
+        store, documents, taxonomy = open_history(watchlist, snapshots)
+        first, second = find_document(documents, old), find_document(documents, new)
+        before = find_version(first, store.versions(first), at or "latest")
+        after = find_version(second, store.versions(second), at or "latest")
+        old_text, new_text = before.text, after.text
+        label = f"{second.id} ({after.name}), not in {first.id} ({before.name})"
+        # variants are peers: what the first has and the second lacks matters as much
+        other_label = f"{first.id} ({before.name}), not in {second.id} ({after.name})"
+        other_flags = flag_changes(diff_versions(new_text, old_text), taxonomy)
+    elif not stored:
         if new is None:
             fail(
                 "missing argument NEW (or use --from/--to to compare stored versions of a document)",
@@ -112,12 +138,22 @@ def diff_command(
     changes = diff_versions(old_text, new_text)
     flags = flag_changes(changes, taxonomy)
     if as_json:
-        click.echo(json.dumps(diff_to_json(changes, flags), ensure_ascii=False, indent=2))
+        data = diff_to_json(changes, flags)
+        if other_label:
+            data["old_flags"] = [f.to_json() for f in other_flags]  # flagged clauses only OLD has
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         console = make_console()
         render_flags(console, flags, label)
+        if other_label:
+            render_flags(console, other_flags, other_label)
         render_changes(console, changes, limit=10_000)
     sys.exit(ExitCode.CHANGED if changes else ExitCode.OK)
+
+
+def _names_documents(old: str, new: str) -> bool:
+    """Whether OLD and NEW name stored documents (`Service/Document@VARIANT`) rather than local files."""
+    return not Path(old).exists() and not Path(new).exists() and ("@" in old or "@" in new)
 
 
 @main.command("extract")

@@ -57,7 +57,11 @@ def select_timelines(
 ) -> tuple[Store, dict[Document, list[Entry]]]:
     """The timelines of one named document, or of every document with recorded versions."""
     store, documents, taxonomy = open_history(watchlist, snapshots)
-    chosen = [find_document(documents, name)] if name else documents
+    # "Service/Document" of a document watched as variants: all of its variants (and its history
+    # from before it had any)
+    chosen = [d for d in documents if name in (d.id, f"{d.service}/{d.name}")]
+    if not chosen:
+        chosen = [find_document(documents, name)] if name else documents
     timelines = {d: timeline(store, d, taxonomy) for d in chosen}
     return store, {d: t for d, t in timelines.items() if t or name}
 

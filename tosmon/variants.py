@@ -1,0 +1,363 @@
+"""Compare the variants of a document: what one country or language is told and another is not.
+
+A document declared with `variants:` is checked once per variant, each with its own history (see
+tosmon.watchlist). After each check the latest versions of a document's variants are compared:
+
+- in one language (`mode: "text"`), clause by clause on their wording (`diff.wording`: case,
+  punctuation, numbering and link targets do not count): a clause some variants carry and others
+  lack is a difference, flagged by the taxonomy as if it were new;
+- in several languages (`mode: "structure"`), words cannot be compared: the clauses the taxonomy
+  flags are matched between variants by category and place in the text (their relative position;
+  a translation keeps the order of its clauses), and a flagged clause one language has and
+  another lacks is a difference.
+
+What was last reported is kept in `<store>/<service>/<document>@variants.json`, with the date each
+difference was first seen: a difference is reported when it appears and when it goes, never again
+while it stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from tosmon.diff import segment, wording
+from tosmon.errors import StoreError
+from tosmon.flag import Taxonomy, flag_changes
+from tosmon.health import language
+from tosmon.models import Change, Clause, Document, Flag, VariantComparison, VariantDifference
+from tosmon.store import Store, read_json, write_json
+
+SCHEMA_VERSION = 1
+PLACE_TOLERANCE = 0.2  # how far apart (share of the text) two translations of a clause may stand
+CATEGORY_WORDS = {
+    "ai": "AI clause",
+    "training": "AI training clause",
+    "licensing": "content licensing clause",
+}
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def groups(documents: Iterable[Document]) -> dict[tuple[str, str], list[Document]]:
+    """The documents that have variants, by (service, document), variants in watchlist order."""
+    found: dict[tuple[str, str], list[Document]] = {}
+    for document in documents:
+        if document.variant:
+            found.setdefault((document.service, document.name), []).append(document)
+    return {key: members for key, members in found.items() if len(members) > 1}
+
+
+def compare_variants(
+    documents: Iterable[Document], store: Store, taxonomy: Taxonomy, now: Callable[[], datetime]
+) -> tuple[VariantComparison, ...]:
+    """Compare the latest versions of each checked document's variants; return what changed since
+    the last comparison (only comparisons with news, or an error)."""
+    news = []
+    for (service, name), members in groups(documents).items():
+        try:
+            comparison = _compare_group(service, name, members, store, taxonomy, now())
+        except StoreError as error:
+            comparison = VariantComparison(
+                service, name, tuple(d.variant or "" for d in members), {}, "text", error=str(error)
+            )
+        if comparison is not None:
+            news.append(comparison)
+    return tuple(news)
+
+
+def _compare_group(
+    service: str, name: str, members: list[Document], store: Store, taxonomy: Taxonomy, now: datetime
+) -> VariantComparison | None:
+    texts: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    missing = []
+    for document in members:
+        latest = store.latest_version(document)
+        if latest is None:
+            missing.append(str(document.variant))
+        else:
+            texts[str(document.variant)] = latest.text
+            versions[str(document.variant)] = latest.name
+    if len(texts) < 2:
+        return None  # nothing to compare yet; the variants that have failed so far are reported as errors
+    mode, differences, languages = compare_texts(texts, taxonomy)
+    path = store.comparison_path(service, name)
+    earlier = read_json(path) if path.exists() else {}
+    before = {str(d["key"]): d for d in earlier.get("differences") or [] if isinstance(d, dict)}  # type: ignore[union-attr]
+    current = {key_of(d, mode): d for d in differences}
+    appeared = tuple(d for key, d in current.items() if key not in before)
+    resolved = tuple(difference_from_json(d) for key, d in before.items() if key not in current)
+    stored = [
+        {
+            **difference_to_json(d),
+            "key": key,
+            "since": str(before[key]["since"]) if key in before else now.isoformat(),
+        }
+        for key, d in current.items()
+    ]
+    state = {
+        "schema_version": SCHEMA_VERSION,
+        "service": service,
+        "document": name,
+        "variants": list(texts),
+        "missing": missing,
+        "mode": mode,
+        "languages": languages,
+        "versions": versions,
+        "differences": stored,
+    }
+    if {k: v for k, v in earlier.items() if k != "compared_at"} != state:
+        write_json(path, {**state, "compared_at": now.isoformat()})  # written only when something differs
+    if not appeared and not resolved:
+        return None
+    return VariantComparison(
+        service,
+        name,
+        tuple(texts),
+        versions,
+        mode,
+        appeared,
+        resolved,
+        tuple(missing),
+        languages,
+    )
+
+
+def compare_texts(
+    texts: dict[str, str], taxonomy: Taxonomy
+) -> tuple[str, list[VariantDifference], dict[str, str | None]]:
+    """How the texts of a document's variants differ: by wording when they share a language, by the
+    place and category of their flagged clauses when they do not."""
+    languages = {variant: language(text) for variant, text in texts.items()}
+    if len({found for found in languages.values() if found}) > 1:
+        return "structure", _by_structure(texts, taxonomy), languages
+    return "text", _by_wording(texts, taxonomy), languages
+
+
+@dataclass
+class _Placed:
+    clause: Clause
+    position: float
+
+
+def _placed(text: str) -> dict[str, _Placed]:
+    """A text's clauses by wording (the first of repeated ones), each with its relative place."""
+    clauses = segment(text)
+    last = max(len(clauses) - 1, 1)
+    found: dict[str, _Placed] = {}
+    for index, clause in enumerate(clauses):
+        key = wording(clause.text)
+        if key and key not in found:
+            found[key] = _Placed(clause, index / last)
+    return found
+
+
+def _by_wording(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDifference]:
+    variants = list(texts)
+    placed = {variant: _placed(text) for variant, text in texts.items()}
+    seen: dict[str, None] = {}
+    for variant in variants:
+        seen.update(dict.fromkeys(placed[variant]))
+    differences = []
+    for key in seen:
+        present = tuple(v for v in variants if key in placed[v])
+        if len(present) == len(variants):
+            continue
+        first = placed[present[0]][key]
+        differences.append(
+            VariantDifference(
+                first.clause.text,
+                first.clause.heading,
+                present,
+                tuple(v for v in variants if v not in present),
+                position=round(first.position, 3),
+            )
+        )
+    flags = _flags_of([Clause(d.clause, _headings(d.heading)) for d in differences], taxonomy)
+    return [replace(d, flags=tuple(flags.get(d.clause, ()))) for d in differences]
+
+
+def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDifference]:
+    """Flagged clauses matched across languages: same category, about the same place in the text."""
+    variants = list(texts)
+    clusters: list[dict[str, tuple[_Placed, tuple[Flag, ...]]]] = []
+    for variant in variants:
+        placed = list(_placed(texts[variant]).values())
+        flags = _flags_of([p.clause for p in placed], taxonomy)
+        for item in placed:
+            found = flags.get(item.clause.text)
+            if not found:
+                continue
+            categories = {f.category for f in found}
+            candidates = [
+                (abs(_centre(cluster) - item.position), index)
+                for index, cluster in enumerate(clusters)
+                if variant not in cluster
+                and categories & {f.category for _, fs in cluster.values() for f in fs}
+                and abs(_centre(cluster) - item.position) <= PLACE_TOLERANCE
+            ]
+            if candidates:
+                clusters[min(candidates)[1]][variant] = (item, found)
+            else:
+                clusters.append({variant: (item, found)})
+    differences = []
+    for cluster in clusters:
+        if len(cluster) == len(variants):
+            continue
+        first, flags = next(iter(cluster.values()))
+        differences.append(
+            VariantDifference(
+                first.clause.text,
+                first.clause.heading,
+                tuple(v for v in variants if v in cluster),
+                tuple(v for v in variants if v not in cluster),
+                flags,
+                round(first.position, 3),
+            )
+        )
+    return differences
+
+
+def _centre(cluster: dict[str, tuple[_Placed, tuple[Flag, ...]]]) -> float:
+    return sum(item.position for item, _ in cluster.values()) / len(cluster)
+
+
+def _headings(heading: str | None) -> tuple[str, ...]:
+    return tuple(heading.split(" > ")) if heading else ()
+
+
+def _flags_of(clauses: list[Clause], taxonomy: Taxonomy) -> dict[str, tuple[Flag, ...]]:
+    """What each clause would raise as a new clause, most severe first, by clause text."""
+    found: dict[str, list[Flag]] = {}
+    for flag in flag_changes([Change("added", None, clause) for clause in clauses], taxonomy):
+        found.setdefault(flag.clause, []).append(flag)
+    return {
+        clause: tuple(sorted(flags, key=lambda f: SEVERITY_RANK.get(f.severity, 3)))
+        for clause, flags in found.items()
+    }
+
+
+def key_of(difference: VariantDifference, mode: str) -> str:
+    """What makes a difference the same one from one comparison to the next: its wording (or, across
+    languages, its categories and first wording) and which variants carry it."""
+    what = wording(difference.clause)
+    if mode == "structure":
+        what = "/".join(sorted({f.category for f in difference.flags})) + ":" + what
+    return f"{what}|{','.join(difference.present)}|{','.join(difference.absent)}"
+
+
+# -- as data --------------------------------------------------------------------------------------
+
+
+def flag_json(flag: Flag) -> dict[str, object]:
+    """A flag as comparisons show it: a clause that differs is not a change, so no `change` to report."""
+    return {**flag.to_json(), "change": None, "consent_change": None}
+
+
+def difference_to_json(difference: VariantDifference) -> dict[str, object]:
+    return {
+        "clause": difference.clause,
+        "heading": difference.heading,
+        "in": list(difference.present),
+        "not_in": list(difference.absent),
+        "position": difference.position,
+        "flags": [flag_json(f) for f in difference.flags],
+    }
+
+
+def difference_from_json(data: dict[str, object]) -> VariantDifference:
+    return VariantDifference(
+        str(data.get("clause", "")),
+        str(data["heading"]) if data.get("heading") else None,
+        tuple(data.get("in") or ()),  # type: ignore[arg-type]
+        tuple(data.get("not_in") or ()),  # type: ignore[arg-type]
+        tuple(Flag.from_json(f) for f in data.get("flags") or ()),  # type: ignore[union-attr, arg-type]
+        float(data.get("position") or 0.0),  # type: ignore[arg-type]
+    )
+
+
+def comparison_to_json(comparison: VariantComparison) -> dict[str, object]:
+    """One comparison in `check --json`'s `variants` list: what appeared (`only_in`, `flags`,
+    `differences`) and what went (`resolved`) since the last comparison."""
+    only_in: dict[str, list[str]] = {}
+    for difference in comparison.appeared:
+        for variant in difference.present:
+            only_in.setdefault(variant, []).append(difference.clause)
+    return {
+        "service": comparison.service,
+        "document": comparison.document,
+        "variants": list(comparison.variants),
+        "mode": comparison.mode,
+        "versions": comparison.versions,
+        "languages": comparison.languages,
+        "missing": list(comparison.missing),
+        "only_in": only_in,
+        "flags": [
+            {**flag_json(f), "in": list(d.present), "not_in": list(d.absent), "position": d.position}
+            for d in comparison.appeared
+            for f in d.flags
+        ],
+        "differences": [difference_to_json(d) for d in comparison.appeared],
+        "resolved": [difference_to_json(d) for d in comparison.resolved],
+        "summary": summary(comparison),
+        "error": comparison.error,
+    }
+
+
+def current(store: Store) -> list[dict[str, object]]:
+    """Every document's variants as last compared (the store's `@variants.json` files), for the site."""
+    found = []
+    for path in sorted(store.root.glob("[!.]*/[!.]*@variants.json")):
+        try:
+            found.append(read_json(path))
+        except StoreError:
+            continue  # `tosmon verify` reports it
+    return found
+
+
+# -- in words -------------------------------------------------------------------------------------
+
+
+def and_list(names: Iterable[str]) -> str:
+    """US, GB and CA."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def difference_title(difference: VariantDifference) -> str:
+    """ "the AI training clause" for a flagged difference, "a clause" otherwise."""
+    if not difference.flags:
+        return "a clause"
+    category = difference.flags[0].category
+    return "the " + CATEGORY_WORDS.get(category, f"{category} clause")
+
+
+def sentence(difference: VariantDifference, *, resolved: bool = False) -> str:
+    """ "the AI training clause appears in US and GB, not in CA"."""
+    where = f"in {and_list(difference.present)}, not in {and_list(difference.absent)}"
+    if resolved:
+        return f"no longer a difference: {difference_title(difference)} that appeared {where}"
+    return f"{difference_title(difference)} appears {where}"
+
+
+def summary(comparison: VariantComparison) -> list[str]:
+    """One line per flagged difference that appeared or went, and a count of the others."""
+    if comparison.error:
+        return [f"could not compare the variants: {comparison.error}"]
+    lines = [sentence(d) for d in comparison.appeared if d.flags]
+    counts: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    for difference in comparison.appeared:
+        if not difference.flags:
+            sides = (difference.present, difference.absent)
+            counts[sides] = counts.get(sides, 0) + 1
+    for (present, absent), n in counts.items():
+        clauses = "1 clause" if n == 1 else f"{n} clauses"
+        lines.append(f"{clauses} in {and_list(present)}, not in {and_list(absent)}")
+    lines += [sentence(d, resolved=True) for d in comparison.resolved if d.flags]
+    gone = sum(1 for d in comparison.resolved if not d.flags)
+    if gone:
+        lines.append(f"{gone} other clause(s) no longer differ")
+    if comparison.missing:
+        lines.append(f"not compared yet (no version recorded): {and_list(comparison.missing)}")
+    return lines
