@@ -266,8 +266,9 @@ def proxy_client(settings: FetchSettings, server: str, auth: tuple[str, str] | N
     """A client whose every request goes through one proxy (httpx's transport: tosmon's pools connect
     directly); certificates are checked as for direct requests, SSL_CERT_FILE included."""
     context = httpx.create_ssl_context()
+    tls = {"ssl_context": context} if server.startswith("https:") else {}  # to the proxy itself
     return httpx.AsyncClient(
-        proxy=httpx.Proxy(server, auth=auth, ssl_context=context),
+        proxy=httpx.Proxy(server, auth=auth, **tls),
         verify=context,
         trust_env=False,  # the variant's proxy, not HTTP(S)_PROXY or NO_PROXY
         follow_redirects=True,

@@ -89,7 +89,8 @@ def variants_section(store: Store) -> str:
             continue
         items = []
         for difference in sorted(differences, key=lambda d: not d.flags):
-            label = sentence(difference).capitalize() if difference.flags else ""
+            label = sentence(difference) if difference.flags else ""
+            label = label[:1].upper() + label[1:]
             flagged = f'<span class="flag-label">{e(label)}</span>' if label else ""
             items.append(
                 f"<tr><td>{e(', '.join(difference.present))}</td><td>{e(', '.join(difference.absent))}</td>"

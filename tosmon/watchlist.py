@@ -659,7 +659,11 @@ class _Checker:
         if "proxy_password_env" in overrides:
             proxy = overrides.get("proxy")
             if proxy is None:
-                self.problem(node, _join(where, "proxy_password_env"), "needs a `proxy` to log in to")
+                self.problem(
+                    found["proxy_password_env"],
+                    _join(where, "proxy_password_env"),
+                    "needs a `proxy` to log in to",
+                )
                 overrides.pop("proxy_password_env")
             elif not urlsplit(str(proxy)).username:
                 self.problem(
