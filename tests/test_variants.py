@@ -499,6 +499,10 @@ services:
         ["fr"],
     )
     assert 0.4 < flag["position"] < 0.7
+    assert comparison["summary"] == [
+        f"the AI training clause appears in en, not in fr (under Terms of Service > Your content, "
+        f"{round(flag['position'] * 100)}% into the text)"
+    ]
 
     state.ai_in = {"US", "FR"}  # the translation arrives: same category, same place
     _, run = check_json(tosmon, watchlist)
@@ -603,3 +607,79 @@ def test_bad_variants_are_each_reported_with_their_place(watchlist_file: Callabl
             f"{path}:9:54: {where}.FR.proxy_password_env: needs a `proxy` to log in to",
         ]
     )
+
+
+def test_the_readme_example_of_variants_is_a_valid_watchlist(watchlist_file: Callable[[str], Path]) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Variants", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = load_watchlist(watchlist_file(example))
+    assert [d.id for d in config.documents] == [
+        "SoundCloud/Terms of Service@US",
+        "SoundCloud/Terms of Service@GB",
+        "SoundCloud/Terms of Service@CA",
+        "Google/Terms of Service@en",
+        "Google/Terms of Service@fr-CA",
+        "Google/Terms of Service@DE",
+        "Google/Privacy Policy",
+    ]
+    german = config.find("Google/Terms of Service@DE")
+    assert (german.proxy_password_env, german.headers) == ("DE_PROXY_PASSWORD", (("Cookie", "region=de"),))
+
+
+def test_a_document_given_variants_keeps_its_earlier_history(
+    site: tuple[Site, int, int],
+    tosmon: Callable[..., object],
+    watchlist_file: Callable[[str], Path],
+) -> None:
+    _, origin, us_exit = site
+    watchlist = watchlist_file(
+        f"services:\n  Tunehaven:\n    Terms of Service:\n      url: https://127.0.0.1:{origin}/terms\n"
+    )
+    code, run = check_json(tosmon, watchlist)
+    assert (code, run["documents"][0]["variant"], run["variants"]) == (1, None, [])  # type: ignore[index]
+    proxy = Proxy("socks5", origin, us_exit)
+    watchlist = watchlist_file(watchlist_text(origin, proxy.url))
+    assert tosmon("check", "--watchlist", watchlist).code == 1  # type: ignore[attr-defined]
+    history = json.loads(
+        tosmon("history", "Tunehaven/Terms of Service", "--json", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
+    )
+    assert sorted(str(v["variant"]) for v in history["versions"]) == ["CA", "GB", "None", "US"]
+    assert CURRENCY["US"] in tosmon("show", "Tunehaven/Terms of Service", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
+    assert tosmon("verify", "--watchlist", watchlist).code == 0  # type: ignore[attr-defined]
+
+
+def test_verify_finds_a_variant_folder_that_names_another_variant(
+    site: tuple[Site, int, int], tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]
+) -> None:
+    _, origin, us_exit = site
+    watchlist = watchlist_file(watchlist_text(origin, Proxy("socks5", origin, us_exit).url))
+    tosmon("check", "--watchlist", watchlist)
+    described = watchlist.parent / "snapshots" / "Tunehaven" / "Terms-of-Service@GB" / "document.json"
+    described.write_text(described.read_text().replace('"GB"', '"CA"'))
+    outcome = tosmon("verify", "--watchlist", watchlist)
+    assert outcome.code == 6  # type: ignore[attr-defined]
+    assert f"{described}: names variant 'CA' but sits in the folder of 'GB'" in outcome.stdout  # type: ignore[attr-defined]
+
+
+def test_the_variants_of_a_document_share_a_shard_so_they_are_compared(
+    watchlist_file: Callable[[str], Path],
+) -> None:
+    from tosmon.watchlist import shard
+
+    variants = "\n".join(f"        V{i}: {{url: '?v={i}'}}" for i in range(8))
+    documents = load_watchlist(
+        watchlist_file(
+            "services:\n"
+            + "".join(
+                f"  S{n}:\n    Terms:\n      url: https://example.com/{n}\n      variants:\n{variants}\n"
+                for n in range(6)
+            )
+        )
+    ).documents
+    slices = [shard(documents, i, 3) for i in (1, 2, 3)]
+    assert sorted(d.id for part in slices for d in part) == sorted(d.id for d in documents)
+    for part in slices:
+        assert {d.service for d in part}.isdisjoint(
+            {d.service for other in slices if other is not part for d in other}
+        )

@@ -39,6 +39,7 @@ from tosmon.flag import Taxonomy
 from tosmon.models import CheckResult, CheckRun, Document, utcnow
 from tosmon.notify import Mailer, Outbox, build_reports, deliver
 from tosmon.store import Store, read_json, write_json
+from tosmon.variants import summary
 from tosmon.watchlist import EmailSettings, Watchlist
 
 log = logging.getLogger("tosmon.schedule")
@@ -192,6 +193,9 @@ class Scheduler:
         except StoreError as error:
             log.error("check failed: %s", error)
             return None
+        for comparison in run.variants:  # how the variants of a document newly differ
+            for line in summary(comparison):
+                log.info("%s variants: %s", comparison.id, line)
         statuses = [r.status for r in run.results]
         log.info(
             "check %s: %d changed, %d new, %d flagged clauses, %d failed, %d unchanged%s",

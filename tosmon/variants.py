@@ -341,11 +341,21 @@ def sentence(difference: VariantDifference, *, resolved: bool = False) -> str:
     return f"{difference_title(difference)} appears {where}"
 
 
+def placing(difference: VariantDifference) -> str:
+    """Where a clause stands, for readers of another language: "under Terms > Your content, 45% in"."""
+    under = f"under {difference.heading}, " if difference.heading else ""
+    return f"{under}{round(difference.position * 100)}% into the text"
+
+
 def summary(comparison: VariantComparison) -> list[str]:
     """One line per flagged difference that appeared or went, and a count of the others."""
     if comparison.error:
         return [f"could not compare the variants: {comparison.error}"]
-    lines = [sentence(d) for d in comparison.appeared if d.flags]
+    lines = [
+        sentence(d) + (f" ({placing(d)})" if comparison.mode == "structure" else "")
+        for d in comparison.appeared
+        if d.flags
+    ]
     counts: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
     for difference in comparison.appeared:
         if not difference.flags:
