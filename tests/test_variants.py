@@ -683,3 +683,27 @@ def test_the_variants_of_a_document_share_a_shard_so_they_are_compared(
         assert {d.service for d in part}.isdisjoint(
             {d.service for other in slices if other is not part for d in other}
         )
+
+
+def test_a_clause_worded_differently_is_no_flagged_difference_unless_it_gives_a_choice() -> None:
+    def page(training: str) -> str:
+        return (
+            "# Terms\n\n## Your account\n\nYou must be at least 16 years old to use the service.\n\n"
+            f"## Your content\n\nYou keep the rights to your music.\n\n{training}\n\n"
+            "## Payments\n\nSubscriptions renew each month until you cancel them.\n"
+        )
+
+    us = "We may use your content to train our artificial intelligence models."
+    gb = "We may use your content to train and improve our artificial intelligence models."
+    eu = "We may use your content to train our artificial intelligence models, unless you opt out in your settings."
+    _, differences, _ = compare_texts({"US": page(us), "GB": page(gb)}, load_taxonomy())
+    assert {(d.present, d.flags, d.counterparts) for d in differences} == {
+        (("US",), (), (("GB", gb),)),
+        (("GB",), (), (("US", us),)),
+    }
+    _, differences, _ = compare_texts({"US": page(us), "EU": page(eu)}, load_taxonomy())
+    flagged = [d for d in differences if d.flags]
+    assert [(d.present, d.absent, d.counterparts) for d in flagged] == [(("EU",), ("US",), (("US", us),))]
+    from tosmon.variants import sentence
+
+    assert sentence(flagged[0]) == "the AI training clause with an opt-out appears in EU, not in US"

@@ -18,6 +18,7 @@ while it stays.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,6 +32,8 @@ from tosmon.store import Store, read_json, write_json
 
 SCHEMA_VERSION = 1
 PLACE_TOLERANCE = 0.2  # how far apart (share of the text) two translations of a clause may stand
+PAIRING_THRESHOLD = 0.5  # share of words two wordings of a clause have in common (as diff pairs them)
+MAX_PAIRED = 500  # differences beyond which the variants are too far apart to look for rewordings
 CATEGORY_WORDS = {
     "ai": "AI clause",
     "training": "AI training clause",
@@ -174,8 +177,62 @@ def _by_wording(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDiffer
                 position=round(first.position, 3),
             )
         )
-    flags = _flags_of([Clause(d.clause, _headings(d.heading)) for d in differences], taxonomy)
-    return [replace(d, flags=tuple(flags.get(d.clause, ()))) for d in differences]
+    clauses = [Clause(d.clause, _headings(d.heading)) for d in differences]
+    own = {
+        v: [p for k, p in placed[v].items() if any(k not in placed[o] for o in variants)] for v in variants
+    }
+    flags = _flags_of([*clauses, *(p.clause for found in own.values() for p in found)], taxonomy)
+    result = []
+    for difference in differences:
+        found = tuple(flags.get(difference.clause, ()))
+        counterparts = _counterparts(difference, own, placed) if len(differences) <= MAX_PAIRED else {}
+        if found and len(counterparts) == len(difference.absent):
+            # worded differently everywhere else: a difference of flags only if theirs differ
+            theirs = [flags.get(c.text, ()) for c in counterparts.values()]
+            if all(_covered(found, other) for other in theirs):
+                found = ()
+        result.append(
+            replace(
+                difference,
+                flags=found,
+                counterparts=tuple((v, c.text) for v, c in counterparts.items()),
+            )
+        )
+    return result
+
+
+def _counterparts(
+    difference: VariantDifference, own: dict[str, list[_Placed]], placed: dict[str, dict[str, _Placed]]
+) -> dict[str, Clause]:
+    """In each variant that lacks the clause, the clause of its own that says the same in other
+    words, if there is one: about the same place, most of the same words."""
+    words = Counter(wording(difference.clause).split())
+    found = {}
+    for variant in difference.absent:
+        best = (PAIRING_THRESHOLD, None)
+        for item in own[variant]:
+            if abs(item.position - difference.position) > PLACE_TOLERANCE:
+                continue
+            if any(wording(item.clause.text) in placed[v] for v in difference.present):
+                continue  # the present variants have this one too: it is not a rewording of ours
+            other = Counter(wording(item.clause.text).split())
+            common = sum((words & other).values())
+            ratio = 2 * common / max(words.total() + other.total(), 1)
+            if ratio >= best[0]:
+                best = (ratio, item.clause)
+        if best[1] is not None:
+            found[variant] = best[1]
+    return found
+
+
+def _covered(mine: tuple[Flag, ...], theirs: tuple[Flag, ...]) -> bool:
+    """Whether another wording raises every flag this one does: each category, and each choice
+    (opt-in, opt-out) this one gives. Then this wording tells that variant nothing it is not told."""
+    categories = {f.category for f in theirs}
+    choices = {(f.category, f.consent) for f in theirs}
+    return all(
+        f.category in categories and (not f.consent or (f.category, f.consent) in choices) for f in mine
+    )
 
 
 def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDifference]:
@@ -263,6 +320,7 @@ def difference_to_json(difference: VariantDifference) -> dict[str, object]:
         "not_in": list(difference.absent),
         "position": difference.position,
         "flags": [flag_json(f) for f in difference.flags],
+        "worded_differently": dict(difference.counterparts),
     }
 
 
@@ -274,6 +332,7 @@ def difference_from_json(data: dict[str, object]) -> VariantDifference:
         tuple(data.get("not_in") or ()),  # type: ignore[arg-type]
         tuple(Flag.from_json(f) for f in data.get("flags") or ()),  # type: ignore[union-attr, arg-type]
         float(data.get("position") or 0.0),  # type: ignore[arg-type]
+        tuple(dict(data.get("worded_differently") or {}).items()),  # type: ignore[call-overload]
     )
 
 
@@ -329,8 +388,11 @@ def difference_title(difference: VariantDifference) -> str:
     """ "the AI training clause" for a flagged difference, "a clause" otherwise."""
     if not difference.flags:
         return "a clause"
-    category = difference.flags[0].category
-    return "the " + CATEGORY_WORDS.get(category, f"{category} clause")
+    flag = difference.flags[0]
+    title = CATEGORY_WORDS.get(flag.category, f"{flag.category} clause")
+    if flag.consent:  # an objection offered here, not there: the news of Meta's EU and US policies
+        title = title.replace(" clause", f" clause with an {flag.consent}")
+    return "the " + title
 
 
 def sentence(difference: VariantDifference, *, resolved: bool = False) -> str:
@@ -363,7 +425,7 @@ def summary(comparison: VariantComparison) -> list[str]:
             counts[sides] = counts.get(sides, 0) + 1
     for (present, absent), n in counts.items():
         clauses = "1 clause" if n == 1 else f"{n} clauses"
-        lines.append(f"{clauses} in {and_list(present)}, not in {and_list(absent)}")
+        lines.append(f"{clauses} in {and_list(present)}, not in {and_list(absent)} (or worded differently)")
     lines += [sentence(d, resolved=True) for d in comparison.resolved if d.flags]
     gone = sum(1 for d in comparison.resolved if not d.flags)
     if gone:
