@@ -468,6 +468,9 @@ def test_store_layout_and_every_command_take_a_variant(
     index = (out / "index.html").read_text()
     assert "The AI training clause appears in US, not in GB and CA" in index
 
+    report = tosmon("report", "--since", "1d", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
+    assert "Variants compared" in report and "the AI training clause appears in US, not in GB and CA" in report
+
 
 def test_languages_are_compared_by_flagged_clauses_not_words(
     site: tuple[Site, int, int], tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]

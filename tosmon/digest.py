@@ -3,7 +3,8 @@
 Each version recorded in the window becomes one result, as the check that recorded it saw it:
 its changes are the diff with the version before it, its flags those the check stored in the
 version's metadata (the taxonomy of that day, not of today). The digest is a CheckRun, so the
-e-mail report renders it like any run.
+e-mail report renders it like any run, with the differences between variants that appeared or
+went in the window.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from tosmon.diff import diff_versions
 from tosmon.models import CheckResult, CheckRun, Document, Flag
 from tosmon.store import Store
+from tosmon.variants import recent
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -65,4 +67,4 @@ def digest(documents: tuple[Document, ...], store: Store, *, since: datetime) ->
                     checked_at=version.date,
                 )
             )
-    return CheckRun(since, tuple(results))
+    return CheckRun(since, tuple(results), recent(documents, store, since))

@@ -33,6 +33,7 @@ from tosmon.store import Store, read_json, write_json
 SCHEMA_VERSION = 1
 PLACE_TOLERANCE = 0.2  # how far apart (share of the text) two translations of a clause may stand
 PAIRING_THRESHOLD = 0.5  # share of words two wordings of a clause have in common (as diff pairs them)
+MAX_RESOLVED = 200  # past differences kept in a comparison's file, the latest
 MAX_PAIRED = 500  # differences beyond which the variants are too far apart to look for rewordings
 CATEGORY_WORDS = {
     "ai": "AI clause",
@@ -99,6 +100,8 @@ def _compare_group(
         }
         for key, d in current.items()
     ]
+    gone = [{**before[key], "until": now.isoformat()} for key in before if key not in current]
+    past = [d for d in earlier.get("resolved") or [] if isinstance(d, dict)]  # type: ignore[union-attr]
     state = {
         "schema_version": SCHEMA_VERSION,
         "service": service,
@@ -109,6 +112,7 @@ def _compare_group(
         "languages": languages,
         "versions": versions,
         "differences": stored,
+        "resolved": (past + gone)[-MAX_RESOLVED:],  # the differences that went, and when
     }
     if {k: v for k, v in earlier.items() if k != "compared_at"} != state:
         write_json(path, {**state, "compared_at": now.isoformat()})  # written only when something differs
@@ -362,6 +366,43 @@ def comparison_to_json(comparison: VariantComparison) -> dict[str, object]:
         "summary": summary(comparison),
         "error": comparison.error,
     }
+
+
+def recent(documents: Iterable[Document], store: Store, since: datetime) -> tuple[VariantComparison, ...]:
+    """The differences between variants that appeared or went since `since`, from the store alone
+    (for `tosmon report`)."""
+    found = []
+    for service, name in groups(documents):
+        path = store.comparison_path(service, name)
+        try:
+            state = read_json(path) if path.exists() else {}
+        except StoreError:
+            continue  # `tosmon verify` reports it
+        appeared = tuple(
+            difference_from_json(d)
+            for d in state.get("differences") or []  # type: ignore[union-attr]
+            if datetime.fromisoformat(str(d.get("since"))) >= since
+        )
+        resolved = tuple(
+            difference_from_json(d)
+            for d in state.get("resolved") or []  # type: ignore[union-attr]
+            if datetime.fromisoformat(str(d.get("until"))) >= since
+        )
+        if appeared or resolved:
+            found.append(
+                VariantComparison(
+                    service,
+                    name,
+                    tuple(state.get("variants") or ()),  # type: ignore[arg-type]
+                    dict(state.get("versions") or {}),  # type: ignore[call-overload]
+                    str(state.get("mode", "text")),
+                    appeared,
+                    resolved,
+                    tuple(state.get("missing") or ()),  # type: ignore[arg-type]
+                    dict(state.get("languages") or {}),  # type: ignore[call-overload]
+                )
+            )
+    return tuple(found)
 
 
 def current(store: Store) -> list[dict[str, object]]:
