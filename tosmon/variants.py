@@ -73,21 +73,17 @@ def compare_variants(
 def _compare_group(
     service: str, name: str, members: list[Document], store: Store, taxonomy: Taxonomy, now: datetime
 ) -> VariantComparison | None:
-    texts: dict[str, str] = {}
-    versions: dict[str, str] = {}
-    missing = []
-    for document in members:
-        latest = store.latest_version(document)
-        if latest is None:
-            missing.append(str(document.variant))
-        else:
-            texts[str(document.variant)] = latest.text
-            versions[str(document.variant)] = latest.name
-    if len(texts) < 2:
+    latest = {str(d.variant): store.latest_version(d) for d in members}
+    versions = {variant: version.name for variant, version in latest.items() if version is not None}
+    missing = [variant for variant, version in latest.items() if version is None]
+    if len(versions) < 2:
         return None  # nothing to compare yet; the variants that have failed so far are reported as errors
-    mode, differences, languages = compare_texts(texts, taxonomy)
     path = store.comparison_path(service, name)
     earlier = read_json(path) if path.exists() else {}
+    if earlier.get("versions") == versions and earlier.get("missing") == missing:
+        return None  # the same versions as last compared: nothing new to tell, nothing to read
+    texts = {variant: version.text for variant, version in latest.items() if version is not None}
+    mode, differences, languages = compare_texts(texts, taxonomy)
     before = {str(d["key"]): d for d in earlier.get("differences") or [] if isinstance(d, dict)}  # type: ignore[union-attr]
     current = {key_of(d, mode): d for d in differences}
     appeared = tuple(d for key, d in current.items() if key not in before)
