@@ -469,7 +469,9 @@ def test_store_layout_and_every_command_take_a_variant(
     assert "The AI training clause appears in US, not in GB and CA" in index
 
     report = tosmon("report", "--since", "1d", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
-    assert "Variants compared" in report and "the AI training clause appears in US, not in GB and CA" in report
+    assert (
+        "Variants compared" in report and "the AI training clause appears in US, not in GB and CA" in report
+    )
 
 
 def test_languages_are_compared_by_flagged_clauses_not_words(
@@ -710,3 +712,23 @@ def test_a_clause_worded_differently_is_no_flagged_difference_unless_it_gives_a_
     from tosmon.variants import sentence
 
     assert sentence(flagged[0]) == "the AI training clause with an opt-out appears in EU, not in US"
+
+
+def test_mixed_languages_compare_flags_across_languages_and_words_within_one() -> None:
+    from tosmon.extract import extract
+
+    def text(html: str) -> str:
+        return extract(html.encode(), content_type="text/html")
+
+    texts = {
+        "US": text(english(CURRENCY["US"], ai=True)),
+        "CA-en": text(english(CURRENCY["CA"], ai=False)),
+        "CA-fr": text(french(ai=False)),
+    }
+    mode, differences, languages = compare_texts(texts, load_taxonomy())
+    assert (mode, languages) == ("structure", {"US": "en", "CA-en": "en", "CA-fr": "fr"})
+    assert sorted((d.by, d.clause, d.present, d.absent, bool(d.flags)) for d in differences) == [
+        ("structure", AI_CLAUSE, ("US",), ("CA-en", "CA-fr"), True),
+        ("wording", CURRENCY["CA"], ("CA-en",), ("US",), False),
+        ("wording", CURRENCY["US"], ("US",), ("CA-en",), False),
+    ]

@@ -178,9 +178,9 @@ class VariantDifference:
     absent: tuple[str, ...]  # the variants that lack it
     flags: tuple[Flag, ...] = ()  # what the clause would raise as a new clause
     position: float = 0.0  # where it stands in its variant's text, from 0 (start) to 1 (end)
-    counterparts: tuple[
-        tuple[str, str], ...
-    ] = ()  # (variant, its own wording) where it is worded differently
+    # (variant, its own wording) in the variants that word the clause differently
+    counterparts: tuple[tuple[str, str], ...] = ()
+    by: str = "wording"  # matched by "wording", or by "structure" (category and place) across languages
 
 
 @dataclass(frozen=True)

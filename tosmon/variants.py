@@ -85,7 +85,7 @@ def _compare_group(
     texts = {variant: version.text for variant, version in latest.items() if version is not None}
     mode, differences, languages = compare_texts(texts, taxonomy)
     before = {str(d["key"]): d for d in earlier.get("differences") or [] if isinstance(d, dict)}  # type: ignore[union-attr]
-    current = {key_of(d, mode): d for d in differences}
+    current = {key_of(d): d for d in differences}
     appeared = tuple(d for key, d in current.items() if key not in before)
     resolved = tuple(difference_from_json(d) for key, d in before.items() if key not in current)
     stored = [
@@ -133,9 +133,17 @@ def compare_texts(
     """How the texts of a document's variants differ: by wording when they share a language, by the
     place and category of their flagged clauses when they do not."""
     languages = {variant: language(text) for variant, text in texts.items()}
-    if len({found for found in languages.values() if found}) > 1:
-        return "structure", _by_structure(texts, taxonomy), languages
-    return "text", _by_wording(texts, taxonomy), languages
+    found = list(dict.fromkeys(found for found in languages.values() if found))
+    if len(found) < 2:
+        return "text", _by_wording(texts, taxonomy), languages
+    differences, matched = _by_structure(texts, taxonomy)
+    for spoken in found:  # and, between the variants in one language, their words
+        members = {v: text for v, text in texts.items() if languages[v] == spoken}
+        if len(members) > 1:
+            differences += [
+                d for d in _by_wording(members, taxonomy) if not (d.flags and wording(d.clause) in matched)
+            ]
+    return "structure", differences, languages
 
 
 @dataclass
@@ -235,8 +243,9 @@ def _covered(mine: tuple[Flag, ...], theirs: tuple[Flag, ...]) -> bool:
     )
 
 
-def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDifference]:
-    """Flagged clauses matched across languages: same category, about the same place in the text."""
+def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> tuple[list[VariantDifference], set[str]]:
+    """Flagged clauses matched across languages: same category, about the same place in the text.
+    Also the wordings of every clause in those differences, which need no other report."""
     variants = list(texts)
     clusters: list[dict[str, tuple[_Placed, tuple[Flag, ...]]]] = []
     for variant in variants:
@@ -259,9 +268,11 @@ def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDiff
             else:
                 clusters.append({variant: (item, found)})
     differences = []
+    matched = set()
     for cluster in clusters:
         if len(cluster) == len(variants):
             continue
+        matched.update(wording(item.clause.text) for item, _ in cluster.values())
         first, flags = next(iter(cluster.values()))
         differences.append(
             VariantDifference(
@@ -271,9 +282,10 @@ def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDiff
                 tuple(v for v in variants if v not in cluster),
                 flags,
                 round(first.position, 3),
+                by="structure",
             )
         )
-    return differences
+    return differences, matched
 
 
 def _centre(cluster: dict[str, tuple[_Placed, tuple[Flag, ...]]]) -> float:
@@ -295,11 +307,11 @@ def _flags_of(clauses: list[Clause], taxonomy: Taxonomy) -> dict[str, tuple[Flag
     }
 
 
-def key_of(difference: VariantDifference, mode: str) -> str:
+def key_of(difference: VariantDifference) -> str:
     """What makes a difference the same one from one comparison to the next: its wording (or, across
     languages, its categories and first wording) and which variants carry it."""
     what = wording(difference.clause)
-    if mode == "structure":
+    if difference.by == "structure":
         what = "/".join(sorted({f.category for f in difference.flags})) + ":" + what
     return f"{what}|{','.join(difference.present)}|{','.join(difference.absent)}"
 
@@ -321,6 +333,7 @@ def difference_to_json(difference: VariantDifference) -> dict[str, object]:
         "position": difference.position,
         "flags": [flag_json(f) for f in difference.flags],
         "worded_differently": dict(difference.counterparts),
+        "by": difference.by,
     }
 
 
@@ -333,6 +346,7 @@ def difference_from_json(data: dict[str, object]) -> VariantDifference:
         tuple(Flag.from_json(f) for f in data.get("flags") or ()),  # type: ignore[union-attr, arg-type]
         float(data.get("position") or 0.0),  # type: ignore[arg-type]
         tuple(dict(data.get("worded_differently") or {}).items()),  # type: ignore[call-overload]
+        str(data.get("by") or "wording"),
     )
 
 
@@ -451,7 +465,7 @@ def summary(comparison: VariantComparison) -> list[str]:
     if comparison.error:
         return [f"could not compare the variants: {comparison.error}"]
     lines = [
-        sentence(d) + (f" ({placing(d)})" if comparison.mode == "structure" else "")
+        sentence(d) + (f" ({placing(d)})" if d.by == "structure" else "")
         for d in comparison.appeared
         if d.flags
     ]
