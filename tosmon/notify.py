@@ -31,7 +31,7 @@ from tosmon.errors import ConfigError, NotifyError, Problem
 from tosmon.models import Change, CheckResult, CheckRun, Document, Flag, utcnow
 from tosmon.report import flag_title, safe_text
 from tosmon.store import stamp, write_atomic
-from tosmon.variants import and_list, sentence
+from tosmon.variants import and_list, sentence, sides
 from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist
 
@@ -285,7 +285,7 @@ def render_text(run: CheckRun, heading: str) -> str:
             lines.append(f"{comparison.service} {comparison.document} ({and_list(comparison.variants)})")
             lines += [f"  {safe_text(line)}" for line in variants_summary(comparison)]
             for difference in comparison.appeared[:MAX_CHANGES]:
-                lines.append(f"  [{'+'.join(difference.present)} only] {safe_text(difference.clause)}")
+                lines.append(f"  [{sides(difference)}] {safe_text(difference.clause)}")
             lines.append("")
     new = [r for r in run.results if r.status == "new"]
     if new:
@@ -370,7 +370,7 @@ def render_html(run: CheckRun, heading: str) -> str:
             )
             out += [_tag("p", _e(line), "meta") for line in variants_summary(comparison)]
             out += [
-                _tag("div", f"<strong>{_e('+'.join(d.present))} only:</strong> {_e(d.clause)}", "change")
+                _tag("div", f"<strong>{_e(sides(d))}:</strong> {_e(d.clause)}", "change")
                 for d in comparison.appeared[:MAX_CHANGES]
             ]
     new = [r for r in run.results if r.status == "new"]

@@ -41,6 +41,7 @@ CATEGORY_WORDS = {
     "licensing": "content licensing clause",
 }
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+MODE_WORDS = {"text": "clause by clause", "structure": "by structure and flags (languages differ)"}
 
 
 def groups(documents: Iterable[Document]) -> dict[tuple[str, str], list[Document]]:
@@ -446,6 +447,18 @@ def difference_title(difference: VariantDifference) -> str:
     return "the " + title
 
 
+def reworded_everywhere(difference: VariantDifference) -> bool:
+    """Whether every variant without the clause says the same in other words."""
+    return len(difference.counterparts) == len(difference.absent)
+
+
+def sides(difference: VariantDifference) -> str:
+    """ "in US and GB, not in CA", or "US's wording" for a clause the others word differently."""
+    if reworded_everywhere(difference):
+        return f"{and_list(difference.present)}'s wording"
+    return f"in {and_list(difference.present)}, not in {and_list(difference.absent)}"
+
+
 def sentence(difference: VariantDifference, *, resolved: bool = False) -> str:
     """ "the AI training clause appears in US and GB, not in CA"."""
     where = f"in {and_list(difference.present)}, not in {and_list(difference.absent)}"
@@ -470,13 +483,21 @@ def summary(comparison: VariantComparison) -> list[str]:
         if d.flags
     ]
     counts: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    reworded: dict[str, None] = {}
     for difference in comparison.appeared:
-        if not difference.flags:
-            sides = (difference.present, difference.absent)
-            counts[sides] = counts.get(sides, 0) + 1
+        if difference.flags:
+            continue
+        if reworded_everywhere(difference):
+            reworded.update(dict.fromkeys((*difference.present, *difference.absent)))
+            continue
+        sides = (difference.present, difference.absent)
+        counts[sides] = counts.get(sides, 0) + 1
     for (present, absent), n in counts.items():
         clauses = "1 clause" if n == 1 else f"{n} clauses"
-        lines.append(f"{clauses} in {and_list(present)}, not in {and_list(absent)} (or worded differently)")
+        lines.append(f"{clauses} in {and_list(present)}, not in {and_list(absent)}")
+    if reworded:
+        n = sum(1 for d in comparison.appeared if not d.flags and reworded_everywhere(d))
+        lines.append(f"{n} {'wording differs' if n == 1 else 'wordings differ'} between {and_list(reworded)}")
     lines += [sentence(d, resolved=True) for d in comparison.resolved if d.flags]
     gone = sum(1 for d in comparison.resolved if not d.flags)
     if gone:

@@ -9,7 +9,7 @@ from rich.text import Text
 from tosmon.diff import word_diff
 from tosmon.models import Change, CheckRun, Flag, VariantComparison
 from tosmon.report import flag_title, flags_by_clause, safe_text
-from tosmon.variants import and_list, summary
+from tosmon.variants import MODE_WORDS, and_list, sides, summary
 
 STATUS_STYLE = {"new": "cyan", "unchanged": "dim", "changed": "yellow", "error": "bold red"}
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold red", "low": "yellow"}
@@ -104,14 +104,15 @@ def render_comparison(console: Console, comparison: VariantComparison, limit: in
     console.print(
         Text.assemble(
             out(comparison.id),
-            (f"  {and_list(comparison.variants)}, compared by {comparison.mode}", "dim"),
+            (f"  {and_list(comparison.variants)}, compared {MODE_WORDS.get(comparison.mode, '')}", "dim"),
         )
     )
     for line in summary(comparison):
         console.print(Text.assemble("  ", out(line)), style="bold red" if "clause appears" in line else "")
     for difference in comparison.appeared[:limit]:
-        where = f"{'+'.join(difference.present)} only"
-        console.print(Text.assemble(("  ≠ ", "magenta"), (f"[{where}] ", "magenta"), out(difference.clause)))
+        console.print(
+            Text.assemble(("  ≠ ", "magenta"), (f"[{sides(difference)}] ", "magenta"), out(difference.clause))
+        )
     if len(comparison.appeared) > limit:
         console.print(f"  … and {len(comparison.appeared) - limit} more", style="dim")
 
