@@ -464,7 +464,8 @@ def test_store_layout_and_every_command_take_a_variant(
 
     out = tmp_path / "site"
     assert tosmon("site", out, "--watchlist", watchlist).code == 0  # type: ignore[attr-defined]
-    assert (out / "Tunehaven" / "Terms-of-Service@US.html").exists()
+    page = (out / "Tunehaven" / "Terms-of-Service@US.html").read_text()
+    assert "Tunehaven — Terms of Service (US)" in page and 'href="../index.html#variants"' in page
     index = (out / "index.html").read_text()
     assert "The AI training clause appears in US, not in GB and CA" in index
 

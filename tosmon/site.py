@@ -101,7 +101,7 @@ def variants_section(store: Store) -> str:
             + "".join(items)
             + "</table>"
         )
-    return "<h2>Variants compared</h2>" + "".join(parts) if parts else ""
+    return '<h2 id="variants">Variants compared</h2>' + "".join(parts) if parts else ""
 
 
 def document_page(store: Store, document: Document, entries: list[Entry], folder: Path) -> str:
@@ -113,6 +113,11 @@ def document_page(store: Store, document: Document, entries: list[Entry], folder
     ]
     if document.url.startswith(("http://", "https://")):
         parts.append(f'<p>Page: <a href="{e(document.url)}">{e(document.url)}</a></p>')
+    if document.variant:
+        parts.append(
+            f'<p class="meta">The {e(document.variant)} variant of {e(document.service)} {e(document.name)}: '
+            'see <a href="../index.html#variants">how its variants differ</a>.</p>'
+        )
     parts.append(
         "<h2>Timeline</h2><table><tr><th>Date</th><th>Source</th><th>Size</th><th>What changed</th></tr>"
     )
