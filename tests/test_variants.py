@@ -176,7 +176,8 @@ class ProxyHandler(socketserver.BaseRequestHandler):
         upstream.close()
 
     def connect(self, client: socket.socket) -> socket.socket | None:
-        """HTTP CONNECT host:port, as a browser or httpx sends it for an https:// page."""
+        """HTTP CONNECT host:port, as a browser or httpx sends it for an https:// page (an http:// page
+        is asked for whole, `GET http://host/path`, and forwarded)."""
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = client.recv(4096)
@@ -184,6 +185,11 @@ class ProxyHandler(socketserver.BaseRequestHandler):
                 return None
             head += chunk
         method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+        if method != "CONNECT" and target.startswith("http://"):  # an http:// page: forwarded as asked
+            address = urlsplit(target)
+            upstream = socket.create_connection(self.server.target(str(address.hostname), address.port or 80))
+            upstream.sendall(head)
+            return upstream
         if method != "CONNECT":
             client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             return None
@@ -733,3 +739,61 @@ def test_mixed_languages_compare_flags_across_languages_and_words_within_one() -
         ("wording", CURRENCY["CA"], ("CA-en",), ("US",), False),
         ("wording", CURRENCY["US"], ("US",), ("CA-en",), False),
     ]
+
+
+def test_a_variant_rendered_in_the_browser_goes_through_its_proxy(
+    tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]
+) -> None:
+    pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
+    from tosmon.browser import find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium on this machine: apt-get install chromium")
+    state = Site(ai_in={"US"})
+    servers = [
+        plain_server(lambda path, language: state.page("GB", language)),
+        plain_server(lambda path, language: state.page("US", language)),
+    ]
+    origin, us_exit = (server.server_address[1] for server in servers)
+    proxy = Proxy("http", origin, us_exit)
+    watchlist = watchlist_file(
+        f"""
+fetch: {{timeout: 20, retries: 0}}
+services:
+  Tunehaven:
+    Terms of Service:
+      url: http://127.0.0.1:{origin}/terms
+      fetcher: browser
+      variants:
+        US: {{proxy: "{proxy.url}"}}
+        GB: {{}}
+"""
+    )
+    try:
+        _, run = check_json(tosmon, watchlist)
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert [d["status"] for d in run["documents"]] == ["new", "new"]  # type: ignore[index, union-attr]
+    assert ("127.0.0.1", origin) in proxy.tunnels
+    [comparison] = run["variants"]  # type: ignore[misc]
+    assert comparison["summary"][0] == "the AI training clause appears in US, not in GB"
+
+
+def plain_server(answer: Callable[[str, str], str]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = answer(self.path, self.headers.get("Accept-Language", "")).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

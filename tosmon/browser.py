@@ -130,6 +130,7 @@ class Browser:
         if document.proxy:  # a variant seen from elsewhere: this page's context goes through its proxy
             server, auth = proxy_login(document, os.environ)
             proxy = {"server": server, **({"username": auth[0], "password": auth[1]} if auth else {})}
+            proxy["bypass"] = "<-loopback>"  # Chromium goes direct to loopback addresses unless told
         async with self._pages:
             context = await browser.new_context(
                 locale=re.split(r"[,;]", document.accept_language)[0].strip(),
