@@ -1,10 +1,10 @@
 """One run of the pipeline over a watchlist: fetch, extract, store, diff and flag each document.
 
 Documents are fetched concurrently; each is processed as soon as its response arrives, and any
-failure becomes that document's result, never the run's. Then the variants of each document are
-compared (tosmon.variants). Every fetched page is kept as evidence,
+failure becomes that document's result, never the run's. Every fetched page is kept as evidence,
 but only a healthy page becomes a version (see tosmon.health); a change of the user's selectors is
-recorded as a change of rules, never reported as a change of terms.
+recorded as a change of rules, never reported as a change of terms. Once all are checked, the
+variants of each document are compared (see tosmon.variants).
 """
 
 from __future__ import annotations
