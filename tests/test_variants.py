@@ -458,6 +458,15 @@ def test_store_layout_and_every_command_take_a_variant(
         "diff", us, "Tunehaven/Terms of Service@CA", "--at", "2000-01-01", "--watchlist", watchlist
     )
     assert before.code == 5 and "no version on or before 2000-01-01" in before.stderr  # type: ignore[attr-defined]
+    then = tosmon(
+        "diff", "Tunehaven/Terms of Service@CA", us, "--at", "2100-01-01", "--json", "--watchlist", watchlist
+    )
+    assert json.loads(then.stdout)["added"] == data["added"]  # type: ignore[attr-defined]
+    mixed = tosmon("diff", us, "Tunehaven/Terms of Service@CA", "--from", "-2", "--watchlist", watchlist)
+    assert (mixed.code, mixed.stderr) == (  # type: ignore[attr-defined]
+        5,
+        "Error: two DOCUMENTs are compared at one date (--at), without --from/--to/--select/--remove\n",
+    )
 
     feed = tosmon("feed", us, "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
     assert f"{us}: new AI training clause" in feed
