@@ -806,3 +806,21 @@ def plain_server(answer: Callable[[str, str], str]) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_document_added_to_a_service_with_variants_gets_them(tmp_path: Path) -> None:
+    from tosmon.watchlist_edit import add_documents
+
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        "services:\n  Tunehaven:\n    variants: {US: {}, CA: {accept_language: en-CA}}\n"
+        "    Terms:\n      url: https://example.com/terms\n",
+        encoding="utf-8",
+    )
+    add_documents(path, {"Tunehaven": {"Privacy": {"url": "https://example.com/privacy"}}})
+    assert [d.id for d in load_watchlist(path).documents] == [
+        "Tunehaven/Terms@US",
+        "Tunehaven/Terms@CA",
+        "Tunehaven/Privacy@US",
+        "Tunehaven/Privacy@CA",
+    ]

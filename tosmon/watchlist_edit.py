@@ -71,9 +71,11 @@ def with_documents(path: Path, documents: Mapping[str, Mapping[str, Settings]]) 
     after = _check(text, path)
     expected = [d.id for d in before.documents] if before else []
     added = [f"{service}/{name}" for service, entries in documents.items() for name in entries]
-    if [d.id for d in after.documents if d.id not in added] != expected or not set(added) <= {
-        d.id for d in after.documents
-    }:  # a guard against a splice that changed more than it should; never expected to fire
+    # a document declared with variants (its own, its service's or the defaults') is one per variant
+    bases = [f"{d.service}/{d.name}" for d in after.documents]
+    kept = [d.id for d, base in zip(after.documents, bases, strict=True) if base not in added]
+    if kept != expected or not set(added) <= set(bases):
+        # a guard against a splice that changed more than it should; never expected to fire
         raise ConfigError(
             [Problem(str(path), 1, 1, "", "could not add the documents safely: nothing was written")]
         )
