@@ -424,6 +424,10 @@ def test_store_layout_and_every_command_take_a_variant(
         "Terms-of-Service@US",
         "Terms-of-Service@variants.json",
     ]
+    asked = json.loads(sorted((service / "Terms-of-Service@US" / "raw").glob("*.json"))[0].read_text())[
+        "request"
+    ]
+    assert asked == {"variant": "US", "accept_language": "en", "proxy": proxy.url, "headers": []}
     described = json.loads((service / "Terms-of-Service@CA" / "document.json").read_text())
     assert described["variant"] == "CA" and described["document"] == "Terms of Service"
     differences = json.loads((service / "Terms-of-Service@variants.json").read_text())["differences"]

@@ -7,7 +7,8 @@
         document.json                    {"service", "document", "url"} (and "variant")
         raw/<stamp>.<ext>                a response body exactly as fetched (evidence)
         raw/<stamp>.json                 its metadata: requested_url, final_url, status, content_type,
-                                         fetched_at, sha256, size, etag, last_modified
+                                         fetched_at, sha256, size, etag, last_modified (and, for a
+                                         variant, the request: accept_language, proxy, header names)
         versions/<stamp>.md              the extracted text, recorded only when the text changed
         versions/<stamp>.json            date, source, snapshot (raw file it came from), sha256, flags...
         state.json                       what the next fetch needs (etag, last body hash)
@@ -38,6 +39,7 @@ from pathlib import Path
 import orjson
 
 from tosmon.errors import LockedError, StoreError
+from tosmon.fetch import shown_proxy
 from tosmon.models import Document, Snapshot
 
 SCHEMA_VERSION = 1
@@ -354,6 +356,7 @@ class Store:
                 "size": len(snapshot.body),
                 "etag": snapshot.etag,
                 "last_modified": snapshot.last_modified,
+                **_asked_as(document),
             },
         )
         return body_file
@@ -474,6 +477,22 @@ class Store:
             except StoreError as error:
                 damage.append(Damage(comparison, _problem(error)))
         return Verification(documents, files, tuple(damage))
+
+
+def _asked_as(document: Document) -> dict[str, object]:
+    """How a variant's page was asked for, as evidence of what that country or language is served:
+    its language, its proxy (never a user name or password) and the names of its extra headers
+    (their values may be cookies)."""
+    if not document.variant:
+        return {}
+    return {
+        "request": {
+            "variant": document.variant,
+            "accept_language": document.accept_language,
+            "proxy": shown_proxy(document.proxy) if document.proxy else None,
+            "headers": [name for name, _ in document.headers],
+        }
+    }
 
 
 def _problem(error: StoreError) -> str:
