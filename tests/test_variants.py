@@ -828,3 +828,13 @@ def test_a_document_added_to_a_service_with_variants_gets_them(tmp_path: Path) -
         "Tunehaven/Privacy@US",
         "Tunehaven/Privacy@CA",
     ]
+
+
+def test_a_language_tosmon_cannot_name_is_compared_by_structure() -> None:
+    english_text = "# Terms\n\n" + "\n\n".join(
+        f"You agree to rule number {n} of the service." for n in range(12)
+    )
+    foreign = "# 規約\n\n" + "\n\n".join(f"サービスの規則{n}に同意します。" for n in range(12))
+    mode, differences, languages = compare_texts({"en": english_text, "ja": foreign}, load_taxonomy())
+    assert (mode, differences) == ("structure", [])  # no flagged clause on either side: nothing to tell
+    assert languages["ja"] is None

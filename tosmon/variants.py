@@ -33,6 +33,7 @@ from tosmon.store import Store, read_json, write_json
 SCHEMA_VERSION = 1
 PLACE_TOLERANCE = 0.2  # how far apart (share of the text) two translations of a clause may stand
 PAIRING_THRESHOLD = 0.5  # share of words two wordings of a clause have in common (as diff pairs them)
+SHARED_MINIMUM = 0.2  # variants sharing less of their clauses than this are not in one language
 MAX_RESOLVED = 200  # past differences kept in a comparison's file, the latest
 MAX_PAIRED = 500  # differences beyond which the variants are too far apart to look for rewordings
 CATEGORY_WORDS = {
@@ -135,8 +136,10 @@ def compare_texts(
     place and category of their flagged clauses when they do not."""
     languages = {variant: language(text) for variant, text in texts.items()}
     found = list(dict.fromkeys(found for found in languages.values() if found))
-    if len(found) < 2:
+    if len(found) < 2 and not _strangers(texts):
         return "text", _by_wording(texts, taxonomy), languages
+    if len(found) < 2:  # a language tosmon cannot name (Japanese?): its words are no guide either
+        found = []
     differences, matched = _by_structure(texts, taxonomy)
     for spoken in found:  # and, between the variants in one language, their words
         members = {v: text for v, text in texts.items() if languages[v] == spoken}
@@ -145,6 +148,17 @@ def compare_texts(
                 d for d in _by_wording(members, taxonomy) if not (d.flags and wording(d.clause) in matched)
             ]
     return "structure", differences, languages
+
+
+def _strangers(texts: dict[str, str]) -> bool:
+    """Whether some variant shares almost no clause with the others: another language, one that
+    `health.language` does not know."""
+    keys = {variant: {wording(c.text) for c in segment(text)} - {""} for variant, text in texts.items()}
+    for variant, mine in keys.items():
+        others = set().union(*(k for v, k in keys.items() if v != variant))
+        if mine and len(mine & others) < SHARED_MINIMUM * len(mine):
+            return True
+    return False
 
 
 @dataclass
