@@ -135,14 +135,15 @@ def compare_texts(
     """How the texts of a document's variants differ: by wording when they share a language, by the
     place and category of their flagged clauses when they do not."""
     languages = {variant: language(text) for variant, text in texts.items()}
+    placed = {variant: _placed(text) for variant, text in texts.items()}  # each text cut once
     found = list(dict.fromkeys(found for found in languages.values() if found))
-    if len(found) < 2 and not _strangers(texts):
-        return "text", _by_wording(texts, taxonomy), languages
+    if len(found) < 2 and not _strangers(placed):
+        return "text", _by_wording(placed, taxonomy), languages
     if len(found) < 2:  # a language tosmon cannot name (Japanese?): its words are no guide either
         found = []
-    differences, matched = _by_structure(texts, taxonomy)
+    differences, matched = _by_structure(placed, taxonomy)
     for spoken in found:  # and, between the variants in one language, their words
-        members = {v: text for v, text in texts.items() if languages[v] == spoken}
+        members = {v: clauses for v, clauses in placed.items() if languages[v] == spoken}
         if len(members) > 1:
             differences += [
                 d for d in _by_wording(members, taxonomy) if not (d.flags and wording(d.clause) in matched)
@@ -150,13 +151,12 @@ def compare_texts(
     return "structure", differences, languages
 
 
-def _strangers(texts: dict[str, str]) -> bool:
+def _strangers(placed: dict[str, dict[str, _Placed]]) -> bool:
     """Whether some variant shares almost no clause with the others: another language, one that
     `health.language` does not know."""
-    keys = {variant: {wording(c.text) for c in segment(text)} - {""} for variant, text in texts.items()}
-    for variant, mine in keys.items():
-        others = set().union(*(k for v, k in keys.items() if v != variant))
-        if mine and len(mine & others) < SHARED_MINIMUM * len(mine):
+    for variant, mine in placed.items():
+        others = set().union(*(k for v, k in placed.items() if v != variant))
+        if mine and len(mine.keys() & others) < SHARED_MINIMUM * len(mine):
             return True
     return False
 
@@ -179,9 +179,8 @@ def _placed(text: str) -> dict[str, _Placed]:
     return found
 
 
-def _by_wording(texts: dict[str, str], taxonomy: Taxonomy) -> list[VariantDifference]:
-    variants = list(texts)
-    placed = {variant: _placed(text) for variant, text in texts.items()}
+def _by_wording(placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy) -> list[VariantDifference]:
+    variants = list(placed)
     seen: dict[str, None] = {}
     for variant in variants:
         seen.update(dict.fromkeys(placed[variant]))
@@ -258,15 +257,17 @@ def _covered(mine: tuple[Flag, ...], theirs: tuple[Flag, ...]) -> bool:
     )
 
 
-def _by_structure(texts: dict[str, str], taxonomy: Taxonomy) -> tuple[list[VariantDifference], set[str]]:
+def _by_structure(
+    placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy
+) -> tuple[list[VariantDifference], set[str]]:
     """Flagged clauses matched across languages: same category, about the same place in the text.
     Also the wordings of every clause in those differences, which need no other report."""
-    variants = list(texts)
+    variants = list(placed)
     clusters: list[dict[str, tuple[_Placed, tuple[Flag, ...]]]] = []
     for variant in variants:
-        placed = list(_placed(texts[variant]).values())
-        flags = _flags_of([p.clause for p in placed], taxonomy)
-        for item in placed:
+        items = list(placed[variant].values())
+        flags = _flags_of([p.clause for p in items], taxonomy)
+        for item in items:
             found = flags.get(item.clause.text)
             if not found:
                 continue
