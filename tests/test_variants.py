@@ -665,7 +665,8 @@ def test_a_document_given_variants_keeps_its_earlier_history(
     assert (code, run["documents"][0]["variant"], run["variants"]) == (1, None, [])  # type: ignore[index]
     proxy = Proxy("socks5", origin, us_exit)
     watchlist = watchlist_file(watchlist_text(origin, proxy.url))
-    assert tosmon("check", "--watchlist", watchlist).code == 1  # type: ignore[attr-defined]
+    outcome = tosmon("check", "--watchlist", watchlist)
+    assert (outcome.code, outcome.stderr) == (1, "")  # type: ignore[attr-defined]  # not taken for a rename
     history = json.loads(
         tosmon("history", "Tunehaven/Terms of Service", "--json", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
     )
@@ -838,3 +839,27 @@ def test_a_language_tosmon_cannot_name_is_compared_by_structure() -> None:
     mode, differences, languages = compare_texts({"en": english_text, "ja": foreign}, load_taxonomy())
     assert (mode, differences) == ("structure", [])  # no flagged clause on either side: nothing to tell
     assert languages["ja"] is None
+
+
+def test_check_of_a_document_with_variants_checks_them_all_and_a_new_variant_is_no_rename(
+    site: tuple[Site, int, int], tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]
+) -> None:
+    _, origin, us_exit = site
+    proxy = Proxy("socks5", origin, us_exit)
+    text = watchlist_text(origin, proxy.url)
+    watchlist = watchlist_file(text.replace("        CA: {accept_language: en-CA}\n", ""))
+    code, run = check_json(tosmon, watchlist)
+    assert [d["variant"] for d in run["documents"]] == ["US", "GB"]  # type: ignore[union-attr]
+    watchlist = watchlist_file(text)
+    outcome = tosmon("check", "Tunehaven/Terms of Service", "--json", "--watchlist", watchlist)
+    assert "warning" not in outcome.stderr  # type: ignore[attr-defined]
+    run = json.loads(outcome.stdout)  # type: ignore[attr-defined]
+    assert {d["variant"]: d["status"] for d in run["documents"]} == {
+        "US": "unchanged",
+        "GB": "unchanged",
+        "CA": "new",
+    }
+    [comparison] = run["variants"]
+    # each currency is now also missing from CA: the differences changed, so they are told again
+    assert comparison["only_in"] == {v: [CURRENCY[v]] for v in ("US", "GB", "CA")}
+    assert sorted(d["not_in"] for d in comparison["resolved"]) == [["GB"], ["US"]]

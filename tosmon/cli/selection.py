@@ -29,6 +29,10 @@ def chosen(
             fail(f"unknown service {service!r} in {watchlist}{hint}", ExitCode.USAGE)
     wanted = set()
     for name in names:
+        variants = {d.id for d in documents if d.variant and f"{d.service}/{d.name}" == name}
+        if variants and not any(d.id == name for d in documents):  # all of them, to compare them
+            wanted |= variants
+            continue
         if name in known and not any(d.id == name for d in documents):
             fail(
                 f"{name!r} is a service: use --service {shlex.quote(name)}, or name a document",
@@ -63,4 +67,9 @@ def renamed_documents(
         return {}
     ids = {d.id for d in watched}
     orphans = {d.url: d for d in store.documents() if d.id not in ids}
-    return {d: orphans[d.url] for d in new if d.url in orphans}
+    # a document given variants (or another variant) keeps its stored history where it is: no rename
+    return {
+        d: orphans[d.url]
+        for d in new
+        if d.url in orphans and (orphans[d.url].service, orphans[d.url].name) != (d.service, d.name)
+    }
