@@ -848,7 +848,7 @@ def test_check_of_a_document_with_variants_checks_them_all_and_a_new_variant_is_
     proxy = Proxy("socks5", origin, us_exit)
     text = watchlist_text(origin, proxy.url)
     watchlist = watchlist_file(text.replace("        CA: {accept_language: en-CA}\n", ""))
-    code, run = check_json(tosmon, watchlist)
+    _, run = check_json(tosmon, watchlist)
     assert [d["variant"] for d in run["documents"]] == ["US", "GB"]  # type: ignore[union-attr]
     watchlist = watchlist_file(text)
     outcome = tosmon("check", "Tunehaven/Terms of Service", "--json", "--watchlist", watchlist)
@@ -863,3 +863,29 @@ def test_check_of_a_document_with_variants_checks_them_all_and_a_new_variant_is_
     # each currency is now also missing from CA: the differences changed, so they are told again
     assert comparison["only_in"] == {v: [CURRENCY[v]] for v in ("US", "GB", "CA")}
     assert sorted(d["not_in"] for d in comparison["resolved"]) == [["GB"], ["US"]]
+
+
+def test_a_document_with_variants_is_renamed_one_variant_at_a_time(
+    site: tuple[Site, int, int], tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]
+) -> None:
+    _, origin, us_exit = site
+    watchlist = watchlist_file(watchlist_text(origin, Proxy("socks5", origin, us_exit).url))
+    tosmon("check", "--watchlist", watchlist)
+    for variant in ("US", "GB", "CA"):
+        outcome = tosmon("rename", f"Tunehaven/Terms of Service@{variant}", "Terms", "--watchlist", watchlist)
+        assert outcome.code == 0, outcome.stderr  # type: ignore[attr-defined]
+    assert [d.id for d in load_watchlist(watchlist).documents] == [
+        "Tunehaven/Terms@US",
+        "Tunehaven/Terms@GB",
+        "Tunehaven/Terms@CA",
+    ]
+    assert sorted(p.name for p in (watchlist.parent / "snapshots" / "Tunehaven").iterdir()) == [
+        "Terms@CA",
+        "Terms@GB",
+        "Terms@US",
+        "Terms@variants.json",
+    ]
+    code, run = check_json(tosmon, watchlist)
+    assert [d["status"] for d in run["documents"]] == ["unchanged"] * 3  # type: ignore[union-attr]
+    assert (code, run["variants"]) == (0, [])  # their differences were told under the old name already
+    assert tosmon("verify", "--watchlist", watchlist).code == 0  # type: ignore[attr-defined]

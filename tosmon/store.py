@@ -32,7 +32,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -319,6 +319,8 @@ class Store:
             if target != source:
                 os.rename(target, source)
             raise
+        if old.variant:
+            self._move_comparison(old, new)
         with contextlib.suppress(OSError):
             source.parent.rmdir()  # the old service's folder, if this was its last document
         self._folders.clear()
@@ -329,6 +331,16 @@ class Store:
     def comparison_path(self, service: str, document: str) -> Path:
         """Where how the variants of a document differ is kept, beside their folders."""
         return self.root / slug(service) / f"{slug(document)}@variants.json"
+
+    def _move_comparison(self, old: Document, new: Document) -> None:
+        """With the last variant of a document renamed, how its variants differ goes too."""
+        previous = self.comparison_path(old.service, old.name)
+        left = previous.parent.glob(f"{_folder_name(replace(old, variant=None))}@*/document.json")
+        if not previous.exists() or any(left):
+            return
+        state = {**read_json(previous), "service": new.service, "document": new.name}
+        write_json(self.comparison_path(new.service, new.name), state)
+        previous.unlink()
 
     # -- raw snapshots -----------------------------------------------------------------------
 

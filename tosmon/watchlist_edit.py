@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -106,9 +106,12 @@ def renamed_watchlist(path: Path, old: tuple[str, str], new: tuple[str, str]) ->
     else:
         text = _move(text, path, services, service_node, key, new)
     after = _check(text, path)
-    ids = [d.id for d in before.documents]
-    ids.remove("/".join(old))
-    if sorted([*ids, "/".join(new)]) != sorted(d.id for d in after.documents):
+    # every document as before, `old` (each of its variants, if it has any) under its new names
+    expected = [
+        replace(d, service=new[0], name=new[1]).id if (d.service, d.name) == old else d.id
+        for d in before.documents
+    ]
+    if sorted(expected) != sorted(d.id for d in after.documents):
         raise ConfigError([Problem(str(path), 1, 1, "", "could not rename safely: nothing was written")])
     return text
 

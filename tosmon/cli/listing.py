@@ -88,6 +88,7 @@ def describe(document: Document, store: Store | None, *, watched: bool) -> dict[
         "id": document.id,
         "service": document.service,
         "document": document.name,
+        "variant": document.variant,
         "url": document.url,
         "fetcher": document.fetcher if watched else None,
         "versions": len(versions),
