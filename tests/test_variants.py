@@ -298,6 +298,7 @@ def test_variants_are_recorded_apart_and_a_clause_one_country_lacks_is_reported_
     assert ("/terms", "en-CA") in state.requests and ("/terms?gl=GB", "en") in state.requests
     [comparison] = first["variants"]  # type: ignore[misc]
     assert comparison["only_in"] == {v: [CURRENCY[v]] for v in ("US", "GB", "CA")}
+    assert comparison["summary"] == ["3 wordings differ between US, GB and CA"]
     assert comparison["flags"] == [] and comparison["mode"] == "text"
     assert code == 1
 
@@ -889,3 +890,16 @@ def test_a_document_with_variants_is_renamed_one_variant_at_a_time(
     assert [d["status"] for d in run["documents"]] == ["unchanged"] * 3  # type: ignore[union-attr]
     assert (code, run["variants"]) == (0, [])  # their differences were told under the old name already
     assert tosmon("verify", "--watchlist", watchlist).code == 0  # type: ignore[attr-defined]
+
+
+def test_the_email_subject_says_when_only_the_variants_differ() -> None:
+    from datetime import UTC, datetime
+
+    from tosmon.models import CheckRun, VariantComparison, VariantDifference
+    from tosmon.notify import subject, worth_reporting
+
+    difference = VariantDifference(CURRENCY["GB"], "Payments", ("GB",), ("US",))
+    comparison = VariantComparison("Tunehaven", "Terms", ("US", "GB"), {}, "text", (difference,))
+    run = CheckRun(datetime(2026, 12, 1, tzinfo=UTC), (), (comparison,))
+    assert worth_reporting(run)
+    assert subject(run) == "[tosmon] Tunehaven Terms: its variants differ in 1 clause"

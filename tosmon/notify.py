@@ -180,8 +180,14 @@ def subject(run: CheckRun, prefix: str = "[tosmon]") -> str:
     parts = []
     for comparison in run.variants:  # who is told what, and who is not: news of its own
         differing = [d for d in comparison.appeared if d.flags]
+        name = f"{comparison.service} {comparison.document}"
         if differing:
-            parts.append(f"{comparison.service} {comparison.document}: {sentence(differing[0])}")
+            parts.append(f"{name}: {sentence(differing[0])}")
+        elif comparison.appeared:
+            count = len(comparison.appeared)
+            parts.append(f"{name}: its variants differ in {count} {_plural(count, 'clause')}")
+        elif comparison.resolved:
+            parts.append(f"{name}: its variants differ less")
     if flagged:
         top = flagged[0]
         parts.append(f"{_name(top.result.document)}: {flag_title(top.flags[0])}")
