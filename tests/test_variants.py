@@ -903,3 +903,32 @@ def test_the_email_subject_says_when_only_the_variants_differ() -> None:
     run = CheckRun(datetime(2026, 12, 1, tzinfo=UTC), (), (comparison,))
     assert worth_reporting(run)
     assert subject(run) == "[tosmon] Tunehaven Terms: its variants differ in 1 clause"
+
+
+def test_a_combined_document_takes_a_variant_query_on_each_page(
+    watchlist_file: Callable[[str], Path],
+) -> None:
+    text = """services:
+  Forum:
+    Rules:
+      combine:
+        - {url: "https://example.com/rules/1"}
+        - {url: "https://example.com/rules/2?part=b"}
+      variants:
+        FR: {url: "?hl=fr"}
+        DE: {url: "https://example.de/rules"}
+"""
+    with pytest.raises(ConfigError) as raised:
+        load_watchlist(watchlist_file(text))
+    [problem] = raised.value.problems
+    assert str(problem).endswith(
+        "services.Forum.Rules.variants.DE.url: a document made with `combine` takes only a query here "
+        "(`?hl=fr`), applied to each of its pages"
+    )
+    [french_rules] = load_watchlist(
+        watchlist_file(text.replace('        DE: {url: "https://example.de/rules"}\n', ""))
+    ).documents
+    assert [part.url for part in french_rules.parts] == [
+        "https://example.com/rules/1?hl=fr",
+        "https://example.com/rules/2?part=b&hl=fr",
+    ]
