@@ -1,14 +1,10 @@
-"""E-mail the report of a run: build it, send it over SMTP, and keep it in the outbox when that fails.
+"""E-mail the report of a run: build it and send it over SMTP.
 
 A report has a subject that says what happened, a plain-text part and an HTML part with inline
 styles (what common mail clients render). Flagged clauses come first, then the other changes as a
 diff, then the documents that failed. Everything that comes from a fetched page is escaped, so a
-page can put neither markup nor links into the mail.
-
-Nothing is lost: a report that cannot be sent is written to `<store>/outbox/` and the next run
-sends it before its own report, then deletes it. Runs hold the store's lock while they deliver, so
-two runs never send the same queued report. smtplib's exceptions stop here: the rest of tosmon
-only sees NotifyError.
+page can put neither markup nor links into the mail. smtplib's exceptions stop here: the rest of
+tosmon only sees NotifyError.
 """
 
 from __future__ import annotations
@@ -22,22 +18,26 @@ import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes
 from email.message import EmailMessage
-from pathlib import Path
 
 from tosmon.diff import word_diff
 from tosmon.errors import ConfigError, NotifyError, Problem
-from tosmon.models import Change, CheckResult, CheckRun, Document, Flag, utcnow
-from tosmon.report import flag_title, safe_text
-from tosmon.store import stamp, write_atomic
-from tosmon.variants import and_list, sentence, sides
+from tosmon.models import Change, CheckResult, CheckRun, Document, utcnow
+from tosmon.notify.content import (
+    MAX_CHANGES,
+    document_name,
+    sections,
+    subject,
+    summary,
+    when,
+    worth_reporting,
+)
+from tosmon.report import safe_text
+from tosmon.variants import and_list, sides
 from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist
 
 PASSWORD_VARIABLE = "TOSMON_SMTP_PASSWORD"
-OUTBOX = "outbox"
-MAX_CHANGES = 100  # per document: a rewritten page should not make a mail nobody can open
 
 # Inline styles: mail clients drop <style> blocks, so every element carries its own.
 FONT = "font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.5;color:#1f2328"
@@ -57,65 +57,6 @@ STYLE = {
     "link": "color:#0969da",
 }
 SEVERITY_COLOUR = {"high": "#cf222e", "medium": "#bc4c00", "low": "#9a6700"}
-
-
-# -- what goes into a report --------------------------------------------------------------------
-
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-
-
-@dataclass(frozen=True)
-class FlaggedClause:
-    """A clause with every flag it raised (a training clause is an AI clause too), most severe first."""
-
-    result: CheckResult
-    flags: tuple[Flag, ...]
-
-    @property
-    def clause(self) -> str:
-        return self.flags[0].clause
-
-    @property
-    def heading(self) -> str | None:
-        return self.flags[0].heading
-
-    @property
-    def severity(self) -> str:
-        return self.flags[0].severity
-
-    @property
-    def title(self) -> str:
-        return ", ".join(dict.fromkeys(flag_title(f) for f in self.flags))
-
-    @property
-    def terms(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(t for f in self.flags for t in f.terms))
-
-
-def flagged_clauses(run: CheckRun) -> list[FlaggedClause]:
-    """The flagged clauses of a run, the most severe first, otherwise in watchlist order."""
-    grouped: dict[tuple[int, str], list[Flag]] = {}
-    results: dict[tuple[int, str], CheckResult] = {}
-    for index, result in enumerate(run.results):
-        for flag in result.flags:
-            grouped.setdefault((index, flag.clause), []).append(flag)
-            results[(index, flag.clause)] = result
-    clauses = [
-        FlaggedClause(results[key], tuple(sorted(flags, key=lambda f: SEVERITY_RANK.get(f.severity, 3))))
-        for key, flags in grouped.items()
-    ]
-    return sorted(clauses, key=lambda c: SEVERITY_RANK.get(c.severity, 3))
-
-
-def worth_reporting(run: CheckRun) -> bool:
-    """A run is reported when a document changed, is new, was flagged, started failing or recovered.
-
-    A problem already reported by an earlier run is listed again but does not make a report by itself.
-    """
-    return bool(run.variants) or any(
-        r.status in ("new", "changed") or (r.status == "error" and not r.repeat) or r.recovered
-        for r in run.results
-    )
 
 
 def require_email(watchlist: Watchlist) -> EmailSettings:
@@ -171,48 +112,6 @@ def build_reports(
     ]
 
 
-def subject(run: CheckRun, prefix: str = "[tosmon]") -> str:
-    """Say what happened, most important first: `[tosmon] SoundCloud Terms of Service: new AI training clause`."""
-    flagged = flagged_clauses(run)
-    changed = [r for r in run.results if r.status == "changed" and not r.flags]
-    new = [r for r in run.results if r.status == "new"]
-    failed = [r for r in run.results if r.status == "error"]
-    parts = []
-    for comparison in run.variants:  # who is told what, and who is not: news of its own
-        differing = [d for d in comparison.appeared if d.flags]
-        name = f"{comparison.service} {comparison.document}"
-        if differing:
-            parts.append(f"{name}: {sentence(differing[0])}")
-        elif comparison.appeared:
-            count = len(comparison.appeared)
-            parts.append(f"{name}: its variants differ in {count} {_plural(count, 'clause')}")
-        elif comparison.resolved:
-            parts.append(f"{name}: its variants differ less")
-    if flagged:
-        top = flagged[0]
-        parts.append(f"{_name(top.result.document)}: {flag_title(top.flags[0])}")
-        if len(flagged) > 1:
-            parts.append(f"{len(flagged) - 1} more flagged {_plural(len(flagged) - 1, 'clause')}")
-    if changed:
-        parts.append(
-            f"{_name(changed[0].document)} changed"
-            if len(changed) == 1 and not flagged
-            else f"{len(changed)} {'other ' if flagged else ''}{_plural(len(changed), 'document')} changed"
-        )
-    if new:
-        parts.append(f"{len(new)} new {_plural(len(new), 'document')} recorded")
-    if failed:
-        parts.append(
-            f"{_name(failed[0].document)} failed"
-            if len(failed) == 1 and len(parts) == 0
-            else f"{len(failed)} {_plural(len(failed), 'document')} failed"
-        )
-    if not parts:
-        parts.append(f"no changes in {len(run.results)} {_plural(len(run.results), 'document')}")
-    # Names come from the watchlist, not from pages; still, a header is one line.
-    return " ".join(safe_text(f"{prefix} " + "; ".join(parts)).split())
-
-
 def compose(
     run: CheckRun,
     *,
@@ -235,42 +134,19 @@ def compose(
     return message
 
 
-def _sections(run: CheckRun) -> tuple[list[FlaggedClause], list[tuple[CheckResult, list[Change]]]]:
-    """The flagged clauses, and per document the changes that are not already shown as a flag."""
-    flagged = flagged_clauses(run)
-    others = []
-    for result in run.results:
-        shown = {f.clause for f in result.flags}
-        changes = [c for c in result.changes if not (c.new and c.new.text in shown and c.kind != "moved")]
-        if changes:
-            others.append((result, changes))
-    return flagged, others
-
-
-def _summary(run: CheckRun) -> str:
-    counts = {s: sum(r.status == s for r in run.results) for s in ("changed", "new", "error")}
-    flags = len(flagged_clauses(run))
-    parts = [
-        f"{flags} flagged {_plural(flags, 'clause')}",
-        f"{counts['changed']} changed",
-        f"{counts['new']} new",
-        f"{counts['error']} failed",
-    ]
-    documents = len({r.document.id for r in run.results})
-    return f"{documents} {_plural(documents, 'document')}: " + ", ".join(parts)
-
-
 # -- plain text ---------------------------------------------------------------------------------
 
 
 def render_text(run: CheckRun, heading: str) -> str:
-    flagged, others = _sections(run)
-    lines = [heading, _summary(run), ""]
+    flagged, others = sections(run)
+    lines = [heading, summary(run), ""]
     if flagged:
         lines += _underline("Flagged clauses")
         for flagged_clause in flagged:
             document = flagged_clause.result.document
-            lines.append(f"[{flagged_clause.severity.upper()}] {flagged_clause.title} in {_name(document)}")
+            lines.append(
+                f"[{flagged_clause.severity.upper()}] {flagged_clause.title} in {document_name(document)}"
+            )
             if flagged_clause.heading:
                 lines.append(f"  under: {safe_text(flagged_clause.heading)}")
             lines.append(f"  > {safe_text(flagged_clause.clause)}")
@@ -280,7 +156,7 @@ def render_text(run: CheckRun, heading: str) -> str:
         lines += _underline("Changes" if not flagged else "Other changes")
         lines.append("(+ added, - removed, ~ reworded: {+added+} [-removed-])")
         for result, changes in others:
-            lines += ["", f"{_name(result.document)} ({_when(result)})", f"  {result.document.url}"]
+            lines += ["", f"{document_name(result.document)} ({when(result)})", f"  {result.document.url}"]
             lines += [f"  {_text_change(change)}" for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
                 lines.append(f"  ... and {len(changes) - MAX_CHANGES} more changes")
@@ -296,11 +172,13 @@ def render_text(run: CheckRun, heading: str) -> str:
     new = [r for r in run.results if r.status == "new"]
     if new:
         lines += _underline("Now watched (first version recorded)")
-        lines += [f"- {_name(r.document)}: {r.document.url}" for r in new] + [""]
+        lines += [f"- {document_name(r.document)}: {r.document.url}" for r in new] + [""]
     failed = [r for r in run.results if r.status == "error"]
     if failed:
         lines += _underline("Failed")
-        lines += [f"- {_name(r.document)}: {safe_text(r.error or 'unknown error')}" for r in failed] + [""]
+        lines += [
+            f"- {document_name(r.document)}: {safe_text(r.error or 'unknown error')}" for r in failed
+        ] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -337,12 +215,12 @@ def _tag(name: str, content: str, style: str | None = None) -> str:
 
 def _link(document: Document) -> str:
     # The URL comes from the watchlist (validated as http(s)), never from a page.
-    return f'<a href="{_e(document.url)}" style="{STYLE["link"]}">{_e(_name(document))}</a>'
+    return f'<a href="{_e(document.url)}" style="{STYLE["link"]}">{_e(document_name(document))}</a>'
 
 
 def render_html(run: CheckRun, heading: str) -> str:
-    flagged, others = _sections(run)
-    out = [_tag("h1", _e(heading)), _tag("p", _e(_summary(run)), "meta")]
+    flagged, others = sections(run)
+    out = [_tag("h1", _e(heading)), _tag("p", _e(summary(run)), "meta")]
     if flagged:
         out.append(_tag("h2", "Flagged clauses"))
         for flagged_clause in flagged:
@@ -360,7 +238,7 @@ def render_html(run: CheckRun, heading: str) -> str:
     if others:
         out.append(_tag("h2", "Changes" if not flagged else "Other changes"))
         for result, changes in others:
-            out.append(_tag("h3", f"{_link(result.document)} <small>({_e(_when(result))})</small>"))
+            out.append(_tag("h3", f"{_link(result.document)} <small>({_e(when(result))})</small>"))
             out += [_tag("div", _html_change(change), "change") for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
                 out.append(_tag("p", f"… and {len(changes) - MAX_CHANGES} more changes", "small"))
@@ -408,18 +286,6 @@ def _html_change(change: Change) -> str:
         _tag("ins", _e(t)) if op == 1 else _tag("del", _e(t)) if op == -1 else _e(t)
         for op, t in word_diff(change.old.text, change.new.text)
     )
-
-
-def _name(document: Document) -> str:
-    return f"{document.service} {document.name}" + (f" ({document.variant})" if document.variant else "")
-
-
-def _when(result: CheckResult) -> str:
-    return f"{result.checked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if result.checked_at else "now"
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
 
 
 # -- sending ------------------------------------------------------------------------------------
@@ -516,80 +382,6 @@ def _smtp_reason(error: smtplib.SMTPResponseException) -> str:
         error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
     )
     return f"{error.smtp_code} {' '.join(str(text).split())}"
-
-
-# -- the outbox ---------------------------------------------------------------------------------
-
-
-class Outbox:
-    """Reports waiting to be sent, one `.eml` file each, oldest first by name."""
-
-    def __init__(self, store_root: Path) -> None:
-        self.directory = store_root / OUTBOX
-
-    def put(self, message: EmailMessage, now: datetime) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        base, n = stamp(now), 1
-        path = self.directory / f"{base}.eml"
-        while path.exists():
-            n += 1
-            path = self.directory / f"{base}-{n}.eml"
-        write_atomic(path, message.as_bytes(policy=email.policy.SMTP))
-        return path
-
-    def pending(self) -> list[Path]:
-        if not self.directory.is_dir():
-            return []
-        # `<stamp>.eml`, then `<stamp>-2.eml`...: the order they were queued in.
-        return sorted(self.directory.glob("[0-9]*.eml"), key=lambda p: (p.stem[:20], int(p.stem[21:] or 1)))
-
-    @staticmethod
-    def read(path: Path) -> EmailMessage:
-        return message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=email.policy.SMTP)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What became of the reports of one run (and of those it found waiting)."""
-
-    sent: tuple[str, ...] = ()  # subjects of the messages sent
-    queued: tuple[Path, ...] = ()  # messages left in the outbox
-    error: str | None = None
-
-
-def deliver(
-    messages: list[EmailMessage],
-    outbox: Outbox,
-    mailer: Mailer,
-    *,
-    now: Callable[[], datetime] = utcnow,
-) -> Delivery:
-    """Send what waits in the outbox, then `messages`; whatever cannot be sent waits in the outbox.
-
-    Call with the store locked: the lock is what makes a queued report go out exactly once. All
-    go over one connection, so a run waits for at most one timeout when the server is down, and a
-    message the server refuses does not hold back the others.
-    """
-    waiting = [(path, outbox.read(path)) for path in outbox.pending()]
-    batch = [*waiting, *((None, message) for message in messages)]
-    if not batch:
-        return Delivery()
-    try:
-        outcomes = mailer.send_all([message for _, message in batch])
-    except NotifyError as failure:
-        outcomes = [failure] * len(batch)
-    sent: list[str] = []
-    errors: list[str] = []
-    for (path, message), outcome in zip(batch, outcomes, strict=True):
-        if outcome is None:
-            sent.append(" ".join(str(message["Subject"]).split()))
-            if path is not None:
-                path.unlink()
-            continue
-        errors.append(str(outcome))
-        if path is None:
-            outbox.put(message, now())
-    return Delivery(tuple(sent), tuple(outbox.pending()), errors[0] if errors else None)
 
 
 def trial_message(settings: EmailSettings, recipients: tuple[str, ...], now: datetime) -> EmailMessage:

@@ -1,0 +1,91 @@
+"""Nothing is lost: a report that cannot be sent waits in `<store>/outbox/`, and the next run
+sends it before its own report, then deletes it. Runs hold the store's lock while they deliver, so
+two runs never send the same queued report."""
+
+from __future__ import annotations
+
+import email.policy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from pathlib import Path
+
+from tosmon.errors import NotifyError
+from tosmon.models import utcnow
+from tosmon.notify.mail import Mailer
+from tosmon.store import stamp, write_atomic
+
+OUTBOX = "outbox"
+
+
+class Outbox:
+    """Reports waiting to be sent, one `.eml` file each, oldest first by name."""
+
+    def __init__(self, store_root: Path) -> None:
+        self.directory = store_root / OUTBOX
+
+    def put(self, message: EmailMessage, now: datetime) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        base, n = stamp(now), 1
+        path = self.directory / f"{base}.eml"
+        while path.exists():
+            n += 1
+            path = self.directory / f"{base}-{n}.eml"
+        write_atomic(path, message.as_bytes(policy=email.policy.SMTP))
+        return path
+
+    def pending(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        # `<stamp>.eml`, then `<stamp>-2.eml`...: the order they were queued in.
+        return sorted(self.directory.glob("[0-9]*.eml"), key=lambda p: (p.stem[:20], int(p.stem[21:] or 1)))
+
+    @staticmethod
+    def read(path: Path) -> EmailMessage:
+        return message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=email.policy.SMTP)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of the reports of one run (and of those it found waiting)."""
+
+    sent: tuple[str, ...] = ()  # subjects of the messages sent
+    queued: tuple[Path, ...] = ()  # messages left in the outbox
+    error: str | None = None
+
+
+def deliver(
+    messages: list[EmailMessage],
+    outbox: Outbox,
+    mailer: Mailer,
+    *,
+    now: Callable[[], datetime] = utcnow,
+) -> Delivery:
+    """Send what waits in the outbox, then `messages`; whatever cannot be sent waits in the outbox.
+
+    Call with the store locked: the lock is what makes a queued report go out exactly once. All
+    go over one connection, so a run waits for at most one timeout when the server is down, and a
+    message the server refuses does not hold back the others.
+    """
+    waiting = [(path, outbox.read(path)) for path in outbox.pending()]
+    batch = [*waiting, *((None, message) for message in messages)]
+    if not batch:
+        return Delivery()
+    try:
+        outcomes = mailer.send_all([message for _, message in batch])
+    except NotifyError as failure:
+        outcomes = [failure] * len(batch)
+    sent: list[str] = []
+    errors: list[str] = []
+    for (path, message), outcome in zip(batch, outcomes, strict=True):
+        if outcome is None:
+            sent.append(" ".join(str(message["Subject"]).split()))
+            if path is not None:
+                path.unlink()
+            continue
+        errors.append(str(outcome))
+        if path is None:
+            outbox.put(message, now())
+    return Delivery(tuple(sent), tuple(outbox.pending()), errors[0] if errors else None)
