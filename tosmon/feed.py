@@ -1,7 +1,8 @@
 """Atom feeds (RFC 4287) of recorded versions: one per document, one for the whole store.
 
 Each version is an entry dated by its recording, titled by what was flagged, linking to the page
-and to the raw snapshot it came from. Ids are `urn:uuid:` names derived from the document and
+(or, given where the site is published, to the version on the site) and to the raw snapshot it came
+from. A reworded flagged clause is shown as a word diff, with `<del>` and `<ins>`. Ids are `urn:uuid:` names derived from the document and
 the version, so they never change when a feed is written again. Written with xml.etree, which
 escapes all page text; characters XML cannot carry are dropped first.
 """
@@ -11,11 +12,14 @@ from __future__ import annotations
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tosmon import __version__
-from tosmon.history import Entry, counts, flag_label, summary
-from tosmon.report import safe_text
+from tosmon.diff import diff_versions
+from tosmon.history import Entry, counts, flag_from_json, flag_label, summary
+from tosmon.models import Change
+from tosmon.report import diff_html, flag_wording, safe_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -32,8 +36,16 @@ def feed_id(name: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"tosmon:{name}").urn
 
 
-def atom_feed(title: str, name: str, entries: list[Entry], *, now: datetime) -> bytes:
-    """The feed of `entries` (newest first, at most MAX_ENTRIES); `name` makes its id, `now` dates an empty one."""
+def atom_feed(
+    title: str,
+    name: str,
+    entries: list[Entry],
+    *,
+    now: datetime,
+    version_link: Callable[[Entry], str | None] = lambda entry: None,
+) -> bytes:
+    """The feed of `entries` (newest first, at most MAX_ENTRIES); `name` makes its id, `now` dates an
+    empty one; `version_link` gives the address of a version on the published site, if any."""
     newest = sorted(entries, key=lambda e: e.version.date, reverse=True)[:MAX_ENTRIES]
     # Plain tags under an xmlns attribute: the usual `<feed xmlns=...>` form, without changing
     # xml.etree's global prefix registry.
@@ -49,35 +61,48 @@ def atom_feed(title: str, name: str, entries: list[Entry], *, now: datetime) -> 
     if len(documents) == 1:
         _link(feed, "alternate", next(iter(documents.values())).url)
     for entry in newest:
-        feed.append(_entry(entry))
+        feed.append(_entry(entry, version_link(entry)))
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _entry(entry: Entry) -> ET.Element:
+def _entry(entry: Entry, site_link: str | None) -> ET.Element:
     document, version = entry.document, entry.version
     element = ET.Element("entry")
     _text(element, "id", feed_id(f"{document.id}#{version.name}"))
     _text(element, "title", xml_text(f"{document.id}: {summary(entry)}"))
     _text(element, "updated", _date(version.date))
     _text(element, "published", _date(version.date))
-    _link(element, "alternate", document.url)
+    if site_link:  # the version as it was, with its evidence; the live page has moved on since
+        ET.SubElement(element, "link", rel="alternate", type="text/html", href=xml_text(site_link))
+        _link(element, "related", document.url)
+    else:
+        _link(element, "alternate", document.url)
     if entry.snapshot:
         _link(element, "via", str(entry.snapshot.get("final_url", "")))
     for term in dict.fromkeys(str(flag.get("category")) for flag in entry.flags):
         ET.SubElement(element, "category", term=xml_text(term))
     content = ET.SubElement(element, "content", type="xhtml")
     div = ET.SubElement(content, "div", xmlns=XHTML)
+    rewording: list[Change] = []
+
+    def changes(flag: dict[str, object]) -> list[Change]:
+        """The changes of this version, diffed once and only when a reworded clause needs its old wording."""
+        if flag.get("change") == "changed" and entry.previous is not None and not rewording:
+            rewording.extend(diff_versions(entry.previous.text, version.text))
+        return rewording
+
     by_clause: dict[str, list[dict[str, object]]] = {}
     for flag in entry.flags:  # one paragraph per clause, however many rules flagged it
         by_clause.setdefault(str(flag.get("clause", "")), []).append(flag)
-    for clause, flags in by_clause.items():
+    for flags in by_clause.values():
         paragraph = ET.SubElement(div, "p")
         strong = ET.SubElement(paragraph, "strong")
         strong.text = xml_text(", ".join(dict.fromkeys(flag_label(f) for f in flags)))
         where = f" under “{flags[0]['heading']}”" if flags[0].get("heading") else ""
         strong.tail = xml_text(f"{where}: ")
-        ET.SubElement(paragraph, "q").text = xml_text(clause)
+        runs = flag_wording(flag_from_json(flags[0]), changes(flags[0]))
+        paragraph.append(ET.fromstring(f"<q>{diff_html([(op, xml_text(t)) for op, t in runs])}</q>"))
     ET.SubElement(div, "p").text = xml_text(counts(entry).capitalize() + ".")
     source = ET.SubElement(div, "p")
     source.text = f"Source: {version.source}."

@@ -2,15 +2,21 @@
 
 The JSON shape is a contract other tooling relies on (`schema_version` 1); it only ever grows.
 Terminal rendering lives in the CLI's console helper; e-mail rendering in notify.
+
+A reworded clause is shown as a word diff wherever it appears, so that what a platform deleted is
+seen as well as what it added: `wording` says which words stayed, went and came, `diff_text` and
+`diff_html` are the one rendering of it for plain text and for HTML.
 """
 
 from __future__ import annotations
 
+import html
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import orjson
 
+from tosmon.diff import word_diff
 from tosmon.errors import ExitCode
 from tosmon.models import Change, CheckResult, CheckRun, Flag
 from tosmon.text import CONTROL_SEQUENCE
@@ -110,3 +116,58 @@ def flags_by_clause(flags: tuple[Flag, ...] | list[Flag]) -> list[list[Flag]]:
         groups.setdefault(flag.clause, []).append(flag)
     ordered = [sorted(group, key=lambda f: SEVERITY_ORDER.get(f.severity, 3)) for group in groups.values()]
     return sorted(ordered, key=lambda group: SEVERITY_ORDER.get(group[0].severity, 3))
+
+
+Runs = list[tuple[int, str]]  # (-1 deleted | 0 kept | 1 inserted, text), in reading order
+
+
+def changed_from(clause: str, changes: Sequence[Change]) -> str | None:
+    """The wording a reworded clause replaced, found among the changes that produced it."""
+    for change in changes:
+        if change.kind == "changed" and change.old and change.new and change.new.text == clause:
+            return change.old.text
+    return None
+
+
+def wording(old: str | None, new: str | None) -> Runs:
+    """A clause as a word diff: reworded, word by word; removed, all deleted; added, as it reads."""
+    if old is not None and new is not None:
+        return word_diff(old, new)
+    if old is not None:
+        return [(-1, old)]
+    return [(0, new or "")]
+
+
+def flag_wording(flag: Flag, changes: Sequence[Change]) -> Runs:
+    """A flagged clause as a word diff: a reworded one against the wording it replaced (when `changes`
+    still hold it), a removed one all deleted, a new one as it reads."""
+    if flag.change == "removed":
+        return wording(flag.clause, None)
+    if flag.change == "changed":
+        return wording(changed_from(flag.clause, changes), flag.clause)
+    return wording(None, flag.clause)
+
+
+def diff_text(runs: Runs) -> str:
+    """Plain text, as `git diff --word-diff` writes it: `[-deleted-]{+inserted+}`."""
+    return "".join(
+        "[-" + safe_text(t) + "-]" if op < 0 else "{+" + safe_text(t) + "+}" if op > 0 else safe_text(t)
+        for op, t in runs
+    )
+
+
+def diff_html(runs: Runs, *, deleted: str = "", inserted: str = "", side: int = 0) -> str:
+    """HTML with `<del>` and `<ins>` (their attributes given, e.g. inline styles for e-mail), page text
+    escaped; `side` -1 or 1 keeps only the old or the new wording (a side-by-side table's column)."""
+    parts = []
+    for op, text in runs:
+        if side and op == -side:
+            continue
+        escaped = html.escape(safe_text(text), quote=True)
+        if op < 0:
+            parts.append(f"<del{deleted}>{escaped}</del>")
+        elif op > 0:
+            parts.append(f"<ins{inserted}>{escaped}</ins>")
+        else:
+            parts.append(escaped)
+    return "".join(parts)

@@ -12,12 +12,13 @@ import html
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 from urllib.request import pathname2url
 
-from tosmon.diff import diff_versions, word_diff
+from tosmon.diff import diff_versions
 from tosmon.history import Entry, summary
 from tosmon.models import Change, Document
-from tosmon.report import safe_text
+from tosmon.report import diff_html, safe_text, wording
 from tosmon.store import Store, slug, write_atomic
 from tosmon.variants import and_list, current, difference_from_json, sentence
 
@@ -32,6 +33,18 @@ mark.flag { display: block; background: #fff8c5; outline: 2px solid #d1242f; pad
 .flag-label { display: block; font-weight: bold; color: #d1242f; font-size: .85em; text-transform: uppercase; }
 .meta { color: #59636e; font-size: .9em; }
 """
+
+
+def page_path(document: Document) -> str:
+    """Where a document's page is, relative to the site's root (file-safe names, as in the store)."""
+    return f"{slug(document.service)}/{slug(document.name)}.html"
+
+
+def version_url(site_url: str | None, document: Document, version: str | None) -> str | None:
+    """The address of a version on the site published at `site_url`, when there is one."""
+    if not site_url or not version:
+        return None
+    return f"{site_url.rstrip('/')}/{quote(page_path(document))}#v-{quote(version)}"
 
 
 def e(text: object) -> str:
@@ -166,9 +179,8 @@ def _diff_row(change: Change, flagged: dict[str, list[dict[str, object]]]) -> st
     old = change.old.text if change.old else ""
     new = change.new.text if change.new else ""
     if change.kind == "changed":
-        words = word_diff(old, new)
-        before = "".join(e(chunk) if op == 0 else f"<del>{e(chunk)}</del>" for op, chunk in words if op <= 0)
-        after = "".join(e(chunk) if op == 0 else f"<ins>{e(chunk)}</ins>" for op, chunk in words if op >= 0)
+        words = wording(old, new)
+        before, after = diff_html(words, side=-1), diff_html(words, side=1)
     else:
         before, after = e(old), e(new)
     flags = flagged.get(new)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tosmon.diff import word_diff
 from tosmon.models import Change, CheckRun, Flag, VariantComparison
-from tosmon.report import flag_title, flags_by_clause, safe_text
+from tosmon.report import Runs, flag_title, flag_wording, flags_by_clause, safe_text, wording
 from tosmon.variants import MODE_WORDS, and_list, sides, summary
 
 STATUS_STYLE = {"new": "cyan", "unchanged": "dim", "changed": "yellow", "error": "bold red"}
@@ -20,8 +21,24 @@ def out(text: str) -> Text:
     return Text(safe_text(text))
 
 
-def render_flags(console: Console, flags: tuple[Flag, ...] | list[Flag], where: str) -> None:
-    """One block per flagged clause: the most severe category names it, the others are listed."""
+def word_diff_text(runs: Runs) -> Text:
+    """A word diff for the terminal: deleted words red and struck through as [-these-], added {+these+}."""
+    line = Text()
+    for op, chunk in runs:
+        if op > 0:
+            line.append("{+" + safe_text(chunk) + "+}", style="bold green")
+        elif op < 0:
+            line.append("[-" + safe_text(chunk) + "-]", style="red strike")
+        else:
+            line.append(safe_text(chunk))
+    return line
+
+
+def render_flags(
+    console: Console, flags: tuple[Flag, ...] | list[Flag], where: str, changes: Sequence[Change] = ()
+) -> None:
+    """One block per flagged clause: the most severe category names it, the others are listed; a
+    reworded clause is shown against the wording it replaced, when `changes` hold it."""
     for group in flags_by_clause(flags):
         first = group[0]
         title = Text.assemble(
@@ -34,7 +51,7 @@ def render_flags(console: Console, flags: tuple[Flag, ...] | list[Flag], where: 
         console.print(title)
         if first.heading:
             console.print(Text.assemble("  under: ", out(first.heading)), style="dim")
-        console.print(Text.assemble("  ", ("» ", "red"), out(first.clause)))
+        console.print(Text.assemble("  ", ("» ", "red"), word_diff_text(flag_wording(first, changes))))
         for flag in group:
             terms = ", ".join(safe_text(t) for t in flag.terms)
             console.print(Text(f"  {flag.category}: {terms}  (rule {flag.rule})", style="dim"))
@@ -52,15 +69,9 @@ def render_changes(console: Console, changes: tuple[Change, ...] | list[Change],
                 Text.assemble(("  ↕ ", "blue"), (safe_text(change.new.text), "dim"), (" (moved)", "blue"))
             )
         elif change.kind == "changed" and change.old and change.new:
-            line = Text("  ~ ", style="yellow")
-            for op, chunk in word_diff(change.old.text, change.new.text):
-                if op == 1:
-                    line.append("{+" + safe_text(chunk) + "+}", style="bold green")
-                elif op == -1:
-                    line.append("[-" + safe_text(chunk) + "-]", style="red strike")
-                else:
-                    line.append(safe_text(chunk))
-            console.print(line)
+            console.print(
+                Text.assemble(("  ~ ", "yellow"), word_diff_text(wording(change.old.text, change.new.text)))
+            )
     if len(changes) > limit:
         console.print(f"  … and {len(changes) - limit} more changes", style="dim")
 
@@ -71,7 +82,7 @@ def render_run(console: Console, run: CheckRun) -> None:
         console.rule(Text(f"{flagged} flagged clause(s)", style="bold red"))
         for result in run.results:
             if result.flags:
-                render_flags(console, result.flags, result.document.id)
+                render_flags(console, result.flags, result.document.id, result.changes)
                 console.print(Text(f"  {result.document.url}", style="dim underline"))
     table = Table(title="tosmon check", title_justify="left", show_lines=False)
     table.add_column("Document")

@@ -7,10 +7,9 @@ outbox    reports that could not be sent, sent by the next run, exactly once
 
 from __future__ import annotations
 
-from tosmon.notify.content import FlaggedClause, flagged_clauses, subject, worth_reporting
+from tosmon.notify.content import FlaggedClause, audiences, flagged_clauses, subject, worth_reporting
 from tosmon.notify.mail import (
     Mailer,
-    audiences,
     build_reports,
     compose,
     render_html,

@@ -3,11 +3,13 @@ worth a message at all, and a subject line that says what happened."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
 from tosmon.models import Change, CheckResult, CheckRun, Document, Flag
-from tosmon.report import flag_title, safe_text
+from tosmon.report import Runs, flag_title, flag_wording, safe_text
+from tosmon.site import version_url
 from tosmon.variants import sentence
 
 MAX_CHANGES = 100  # per document: a rewritten page should not make a message nobody can open
@@ -41,6 +43,15 @@ class FlaggedClause:
     @property
     def terms(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for f in self.flags for t in f.terms))
+
+    @property
+    def wording(self) -> Runs:
+        """The clause as a word diff against the wording it replaced: what was deleted shows too."""
+        return flag_wording(self.flags[0], self.result.changes)
+
+    @property
+    def reworded(self) -> bool:
+        return any(op for op, _ in self.wording)
 
 
 def flagged_clauses(run: CheckRun) -> list[FlaggedClause]:
@@ -146,3 +157,31 @@ def when(result: CheckResult) -> str:
 
 def plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
+
+
+def links(result: CheckResult, site_url: str | None) -> list[str]:
+    """Where to read more: the version on the published site (with `site_url:`), and the live page."""
+    url = version_url(site_url, result.document, result.version)
+    return [f"this version: {url}", f"live page: {result.document.url}"] if url else [result.document.url]
+
+
+def audiences(
+    run: CheckRun, everyone: tuple[str, ...], own: Callable[[Document], tuple[str, ...]]
+) -> list[tuple[tuple[str, ...], CheckRun]]:
+    """Who hears about what: the addresses in `everyone` about every document, a document's `own`
+    (its service's) about that document. Addresses that should hear about the same documents share
+    one message."""
+    documents: dict[str, list[CheckResult]] = {address: [] for address in everyone}
+    for result in run.results:
+        for address in dict.fromkeys((*everyone, *own(result.document))):
+            documents.setdefault(address, []).append(result)
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for address, results in documents.items():
+        groups.setdefault(tuple(id(r) for r in results), []).append(address)
+    audience = []
+    for addresses in groups.values():
+        results = tuple(documents[addresses[0]])
+        heard = {(r.document.service, r.document.name) for r in results}
+        variants = tuple(c for c in run.variants if (c.service, c.document) in heard)
+        audience.append((tuple(addresses), CheckRun(run.started_at, results, variants)))
+    return audience

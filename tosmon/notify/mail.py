@@ -20,19 +20,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from tosmon.diff import word_diff
 from tosmon.errors import ConfigError, NotifyError, Problem
 from tosmon.models import Change, CheckResult, CheckRun, Document, utcnow
 from tosmon.notify.content import (
     MAX_CHANGES,
+    audiences,
     document_name,
+    links,
     sections,
     subject,
     summary,
     when,
     worth_reporting,
 )
-from tosmon.report import safe_text
+from tosmon.report import Runs, diff_html, diff_text, safe_text, wording
+from tosmon.site import version_url
 from tosmon.variants import and_list, sides
 from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist
@@ -74,27 +76,6 @@ def require_email(watchlist: Watchlist) -> EmailSettings:
     return watchlist.email
 
 
-def audiences(run: CheckRun, settings: EmailSettings) -> list[tuple[tuple[str, ...], CheckRun]]:
-    """Who hears about what: `email.to` about every document, a service's own `to` about its documents.
-
-    Recipients who should hear about the same documents share one message.
-    """
-    documents: dict[str, list[CheckResult]] = {address: [] for address in settings.to}
-    for result in run.results:
-        for address in dict.fromkeys((*settings.to, *result.document.recipients)):
-            documents.setdefault(address, []).append(result)
-    groups: dict[tuple[int, ...], list[str]] = {}
-    for address, results in documents.items():
-        groups.setdefault(tuple(id(r) for r in results), []).append(address)
-    audience = []
-    for addresses in groups.values():
-        results = tuple(documents[addresses[0]])
-        heard = {(r.document.service, r.document.name) for r in results}
-        variants = tuple(c for c in run.variants if (c.service, c.document) in heard)
-        audience.append((tuple(addresses), CheckRun(run.started_at, results, variants)))
-    return audience
-
-
 def build_reports(
     run: CheckRun,
     settings: EmailSettings,
@@ -102,12 +83,24 @@ def build_reports(
     always: bool = False,
     title: str | None = None,
     prefix: str = "[tosmon]",
+    site_url: str | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> list[EmailMessage]:
-    """One message per audience that has something to hear about (or every audience, with `always`)."""
+    """One message per audience that has something to hear about (or every audience, with `always`).
+
+    `email.to` hears about every document, a service's own `email.to` about its documents.
+    """
     return [
-        compose(part, sender=settings.sender, recipients=recipients, title=title, prefix=prefix, now=now())
-        for recipients, part in audiences(run, settings)
+        compose(
+            part,
+            sender=settings.sender,
+            recipients=recipients,
+            title=title,
+            prefix=prefix,
+            site_url=site_url,
+            now=now(),
+        )
+        for recipients, part in audiences(run, settings.to, lambda d: d.recipients)
         if always or worth_reporting(part)
     ]
 
@@ -120,6 +113,7 @@ def compose(
     now: datetime,
     title: str | None = None,
     prefix: str = "[tosmon]",
+    site_url: str | None = None,
 ) -> EmailMessage:
     """The report of a run as a multipart/alternative message, plain text first, HTML preferred."""
     message = EmailMessage(policy=email.policy.SMTP)
@@ -129,19 +123,21 @@ def compose(
     message["Date"] = email.utils.format_datetime(now.astimezone(UTC))
     message["Message-ID"] = email.utils.make_msgid("tosmon", domain=sender.rpartition("@")[2])
     heading = title or f"tosmon check of {now.astimezone(UTC):%d %B %Y, %H:%M} UTC"
-    message.set_content(render_text(run, heading))
-    message.add_alternative(render_html(run, heading), subtype="html")
+    message.set_content(render_text(run, heading, site_url))
+    message.add_alternative(render_html(run, heading, site_url), subtype="html")
     return message
 
 
 # -- plain text ---------------------------------------------------------------------------------
 
 
-def render_text(run: CheckRun, heading: str) -> str:
+def render_text(run: CheckRun, heading: str, site_url: str | None = None) -> str:
     flagged, others = sections(run)
     lines = [heading, summary(run), ""]
     if flagged:
         lines += _underline("Flagged clauses")
+        if any(c.reworded for c in flagged):
+            lines.append("(reworded: [-deleted-] {+added+})")
         for flagged_clause in flagged:
             document = flagged_clause.result.document
             lines.append(
@@ -149,14 +145,15 @@ def render_text(run: CheckRun, heading: str) -> str:
             )
             if flagged_clause.heading:
                 lines.append(f"  under: {safe_text(flagged_clause.heading)}")
-            lines.append(f"  > {safe_text(flagged_clause.clause)}")
+            lines.append(f"  > {diff_text(flagged_clause.wording)}")
             lines.append(f"  matched: {', '.join(safe_text(t) for t in flagged_clause.terms)}")
-            lines += [f"  {document.url}", ""]
+            lines += [f"  {link}" for link in links(flagged_clause.result, site_url)] + [""]
     if others:
         lines += _underline("Changes" if not flagged else "Other changes")
         lines.append("(+ added, - removed, ~ reworded: {+added+} [-removed-])")
         for result, changes in others:
-            lines += ["", f"{document_name(result.document)} ({when(result)})", f"  {result.document.url}"]
+            lines += ["", f"{document_name(result.document)} ({when(result)})"]
+            lines += [f"  {link}" for link in links(result, site_url)]
             lines += [f"  {_text_change(change)}" for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
                 lines.append(f"  ... and {len(changes) - MAX_CHANGES} more changes")
@@ -190,11 +187,7 @@ def _text_change(change: Change) -> str:
     if change.kind == "moved" and change.new:
         return f"(moved) {safe_text(change.new.text)}"
     assert change.old and change.new
-    runs = word_diff(change.old.text, change.new.text)
-    return "~ " + "".join(
-        "{+" + safe_text(t) + "+}" if op == 1 else "[-" + safe_text(t) + "-]" if op == -1 else safe_text(t)
-        for op, t in runs
-    )
+    return "~ " + diff_text(wording(change.old.text, change.new.text))
 
 
 def _underline(title: str) -> list[str]:
@@ -218,7 +211,15 @@ def _link(document: Document) -> str:
     return f'<a href="{_e(document.url)}" style="{STYLE["link"]}">{_e(document_name(document))}</a>'
 
 
-def render_html(run: CheckRun, heading: str) -> str:
+def _version_link(result: CheckResult, site_url: str | None) -> str:
+    """The version on the published site, where its evidence and diff are (the live page has moved on)."""
+    url = version_url(site_url, result.document, result.version)
+    if url is None:
+        return ""
+    return _tag("div", f'<a href="{_e(url)}" style="{STYLE["link"]}">This version on the site</a>', "small")
+
+
+def render_html(run: CheckRun, heading: str, site_url: str | None = None) -> str:
     flagged, others = sections(run)
     out = [_tag("h1", _e(heading)), _tag("p", _e(summary(run)), "meta")]
     if flagged:
@@ -232,13 +233,15 @@ def render_html(run: CheckRun, heading: str) -> str:
             ]
             if flagged_clause.heading:
                 parts.append(_tag("div", "Under: " + _e(flagged_clause.heading), "small"))
-            parts.append(_tag("blockquote", _e(flagged_clause.clause), "quote"))
+            parts.append(_tag("blockquote", _html_diff(flagged_clause.wording), "quote"))
             parts.append(_tag("div", "Matched: " + _e(", ".join(flagged_clause.terms)), "small"))
+            parts.append(_version_link(flagged_clause.result, site_url))
             out.append(f'<div style="{STYLE["flag"].format(colour=colour)}">{"".join(parts)}</div>')
     if others:
         out.append(_tag("h2", "Changes" if not flagged else "Other changes"))
         for result, changes in others:
             out.append(_tag("h3", f"{_link(result.document)} <small>({_e(when(result))})</small>"))
+            out.append(_version_link(result, site_url))
             out += [_tag("div", _html_change(change), "change") for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
                 out.append(_tag("p", f"… and {len(changes) - MAX_CHANGES} more changes", "small"))
@@ -282,10 +285,11 @@ def _html_change(change: Change) -> str:
     if change.kind == "moved" and change.new:
         return _e(change.new.text) + " " + _tag("span", "(moved)", "small")
     assert change.old and change.new
-    return "~ " + "".join(
-        _tag("ins", _e(t)) if op == 1 else _tag("del", _e(t)) if op == -1 else _e(t)
-        for op, t in word_diff(change.old.text, change.new.text)
-    )
+    return "~ " + _html_diff(wording(change.old.text, change.new.text))
+
+
+def _html_diff(runs: Runs) -> str:
+    return diff_html(runs, deleted=f' style="{STYLE["del"]}"', inserted=f' style="{STYLE["ins"]}"')
 
 
 # -- sending ------------------------------------------------------------------------------------
