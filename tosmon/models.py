@@ -49,6 +49,19 @@ class Part:
 
 
 @dataclass(frozen=True, slots=True)
+class Channel:
+    """A notification channel as the watchlist declares it: an Apprise URL whose `${VARIABLES}` are
+    expanded from the environment only when sending (so no secret is ever written down by tosmon),
+    and the place it was declared, for errors."""
+
+    url: str
+    file: str = "watchlist.yaml"
+    line: int = 1
+    column: int = 1
+    where: str = "notify"
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     """One legal page of one service, as declared in the watchlist."""
 
@@ -61,6 +74,7 @@ class Document:
     accept_language: str = "en"
     schedule: tuple[str, ...] = ()
     recipients: tuple[str, ...] = ()
+    notify: tuple[Channel, ...] = ()  # its service's own notification channels
     fetcher: FetcherKind = "http"  # "browser" renders the page in Chromium; "auto" falls back to it
     parts: tuple[Part, ...] = ()  # `combine:` pages joined in order into one text; `url` is the first
     variant: str | None = None  # "CA": one regional or language view of the document (see tosmon.variants)

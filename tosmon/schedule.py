@@ -33,11 +33,20 @@ from apscheduler.triggers.combining import OrTrigger
 
 from tosmon.check import check_async
 from tosmon.cron import cron_trigger
-from tosmon.errors import ConfigError, LockedError, Problem, StoreError
+from tosmon.errors import ConfigError, LockedError, Problem, StoreError, TosmonError
 from tosmon.fetch import FetchSettings
 from tosmon.flag import Taxonomy
 from tosmon.models import CheckResult, CheckRun, Document, utcnow
-from tosmon.notify import Mailer, Outbox, build_reports, deliver
+from tosmon.notify import (
+    Mailer,
+    Notifier,
+    Outbox,
+    build_notifications,
+    build_reports,
+    deliver,
+    deliver_notifications,
+)
+from tosmon.site import write_site
 from tosmon.store import Store, read_json, write_json
 from tosmon.variants import summary
 from tosmon.watchlist import EmailSettings, Watchlist
@@ -98,6 +107,9 @@ class Scheduler:
         email: EmailSettings | None = None,
         mailer: Mailer | None = None,
         email_always: bool = False,
+        watchlist: Watchlist | None = None,
+        notifier: Notifier | None = None,
+        site: Path | None = None,
         wait: float = 10.0,
         timezone: tzinfo | None = None,
         now: Callable[[], datetime] = utcnow,
@@ -109,6 +121,9 @@ class Scheduler:
         self.email = email
         self.mailer = mailer
         self.email_always = email_always
+        self.watchlist = watchlist  # its `notify:` channels hear about each run; its `site_url:` is linked
+        self.notifier = notifier
+        self.site = site
         self.wait = wait
         self.timezone = timezone
         self.now = now
@@ -253,13 +268,20 @@ class Scheduler:
             return CheckRun(started, tuple(finished)), True
 
     def _report(self, run: CheckRun, interrupted: bool) -> None:
-        if self.email is None or self.mailer is None:
-            return
         title = None
         if interrupted:
             started = run.started_at.astimezone(UTC)
             title = f"tosmon check of {started:%d %B %Y, %H:%M} UTC, interrupted ({len(run.results)} done)"
-        messages = build_reports(run, self.email, always=self.email_always, title=title, now=self.now)
+        if self.notifier is not None and self.watchlist is not None and self.watchlist.channels:
+            self._notify(run, interrupted, title)
+        if self.site is not None and not interrupted:
+            self._rebuild_site()
+        if self.email is None or self.mailer is None:
+            return
+        site_url = self.watchlist.site_url if self.watchlist else None
+        messages = build_reports(
+            run, self.email, always=self.email_always, title=title, site_url=site_url, now=self.now
+        )
         outbox = Outbox(self.store.root)
         if interrupted:
             # Stopping: no time to wait for a server. The next run sends these first.
@@ -278,6 +300,42 @@ class Scheduler:
                 len(delivery.queued),
                 outbox.directory,
             )
+
+    def _notify(self, run: CheckRun, interrupted: bool, title: str | None) -> None:
+        assert self.watchlist is not None and self.notifier is not None
+        notifications = build_notifications(run, self.watchlist, always=self.email_always, title=title)
+        outbox = Outbox(self.store.root)
+        if interrupted:  # stopping: no time to wait for a server; the next run sends these first
+            for notification in notifications:
+                outbox.put_notification(notification, self.now())
+            return
+        delivery = deliver_notifications(notifications, outbox, self.notifier.send, now=self.now)
+        for sent in delivery.sent:
+            log.info("notified %s", sent)
+        if delivery.error:
+            log.error(
+                "notification not sent: %s; %d waiting in %s for the next run",
+                delivery.error,
+                len(delivery.queued),
+                outbox.directory,
+            )
+
+    def _rebuild_site(self) -> None:
+        assert self.site is not None
+        watchlist = self.watchlist
+        try:
+            pages = write_site(
+                self.store,
+                watchlist.documents if watchlist else (),
+                self.taxonomy,
+                self.site,
+                site_url=watchlist.site_url if watchlist else None,
+                now=self.now(),
+            )
+        except (OSError, TosmonError) as error:
+            log.error("site not rebuilt: %s", error)
+        else:
+            log.info("site rebuilt: %d pages in %s", len(pages), self.site)
 
     def _next(self, job: Job) -> str:
         following = job.trigger(self.timezone).get_next_fire_time(None, self.now())

@@ -1,26 +1,43 @@
-"""A static HTML site of the store's history: an index, and one page per document with its timeline
-and side-by-side diffs of consecutive versions, flagged clauses marked.
+"""A static HTML site of the store's history, ready to publish: an index that opens on the latest
+flagged changes (most severe first), one page per document with its timeline and side-by-side
+diffs of consecutive versions, flagged clauses marked, and an Atom feed (`feed.xml`).
 
-Pages are self-contained (inline CSS, no script, relative links) so they work when opened from
-disk; links to the raw snapshots and version texts are relative to the store. All page text is
-escaped.
+The site is self-contained: the evidence it cites, every raw snapshot and version text, is copied
+into `evidence/` (once; stored files never change) and shown with its sha256, so that a published
+copy still proves what it says. Each version has a "cite this version" block. Raw HTML is copied as
+`<file>.txt`: the bytes are those fetched (same sha256), but a page's scripts never run on the
+site. Pages use inline CSS, no script and relative links, so they work from disk as well as from a
+web server. All page text is escaped.
+
+    DIR/index.html  DIR/feed.xml  DIR/<service>/<document>.html
+    DIR/evidence/<service>/<document>/raw/<stamp>.<ext>  .../versions/<stamp>.md
+
+The site is never written inside the snapshot store: `tosmon verify` would find files it does not know.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import shutil
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 from urllib.request import pathname2url
 
 from tosmon.diff import diff_versions
-from tosmon.history import Entry, summary
+from tosmon.errors import TosmonError
+from tosmon.feed import atom_feed
+from tosmon.flag import Taxonomy
+from tosmon.history import Entry, flag_from_json, flag_label, summary, timeline
 from tosmon.models import Change, Document
-from tosmon.report import diff_html, safe_text, wording
+from tosmon.report import SEVERITY_ORDER, diff_html, flag_wording, safe_text, wording
 from tosmon.store import Store, slug, write_atomic
 from tosmon.variants import and_list, current, difference_from_json, sentence
+
+EVIDENCE = "evidence"
+LATEST_FLAGGED = 20  # flagged versions on the index, the most severe first, then the newest
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 75em; padding: 0 1em; color: #1f2328; }
@@ -32,19 +49,33 @@ del { background: #ffcecb; } ins { background: #abf2bc; text-decoration: none; }
 mark.flag { display: block; background: #fff8c5; outline: 2px solid #d1242f; padding: .2em; }
 .flag-label { display: block; font-weight: bold; color: #d1242f; font-size: .85em; text-transform: uppercase; }
 .meta { color: #59636e; font-size: .9em; }
+.sev { color: #fff; font-size: .75em; font-weight: bold; padding: .1em .4em; border-radius: .2em; }
+.sev-high { background: #cf222e; } .sev-medium { background: #bc4c00; } .sev-low { background: #9a6700; }
+ul.flags { list-style: none; padding: 0; } ul.flags li { margin: 0 0 1em; }
+blockquote { margin: .3em 0; padding-left: .8em; border-left: 3px solid #d0d7de; }
+.cite { background: #f6f8fa; border: 1px solid #d0d7de; padding: .5em .8em; margin: .5em 0 1em; }
+.cite dl { display: grid; grid-template-columns: max-content auto; gap: .1em 1em; margin: .3em 0; }
+.cite dt { font-weight: bold; } .cite dd { margin: 0; overflow-wrap: anywhere; }
 """
 
 
 def page_path(document: Document) -> str:
-    """Where a document's page is, relative to the site's root (file-safe names, as in the store)."""
-    return f"{slug(document.service)}/{slug(document.name)}.html"
+    """Where a document's page is, relative to the site's root (file-safe names, as in the store;
+    a variant's page is `Name@VARIANT.html`)."""
+    variant = f"@{document.variant}" if document.variant else ""
+    return f"{slug(document.service)}/{slug(document.name)}{variant}.html"
 
 
 def version_url(site_url: str | None, document: Document, version: str | None) -> str | None:
     """The address of a version on the site published at `site_url`, when there is one."""
     if not site_url or not version:
         return None
-    return f"{site_url.rstrip('/')}/{quote(page_path(document))}#v-{quote(version)}"
+    return f"{site_url.rstrip('/')}/{version_href(document, version)}"
+
+
+def version_href(document: Document, version: str) -> str:
+    """A version's place relative to the site's root: its document's page, at its section."""
+    return f"{quote(page_path(document))}#v-{quote(version)}"
 
 
 def e(text: object) -> str:
@@ -52,16 +83,53 @@ def e(text: object) -> str:
     return html.escape(safe_text(str(text)), quote=True)
 
 
-def build_site(
-    store: Store, timelines: dict[Document, list[Entry]], destination: Path, *, now: datetime
+def refuse_inside(destination: Path, store: Store) -> None:
+    """A site inside the store would be taken for damage by `tosmon verify`: say so before writing."""
+    root, target = store.root.resolve(), destination.resolve()
+    if target == root or target.is_relative_to(root):
+        raise TosmonError(
+            f"{destination}: the site cannot be written inside the snapshot store {store.root}; "
+            "choose a directory outside it"
+        )
+
+
+def write_site(
+    store: Store,
+    documents: Sequence[Document],
+    taxonomy: Taxonomy,
+    destination: Path,
+    *,
+    now: datetime | None = None,
+    site_url: str | None = None,
 ) -> list[Path]:
-    """Write index.html and one page per document into `destination`; return the pages written."""
+    """The site of every document of the watchlist or the store that has recorded versions."""
+    known = {d.id: d for d in store.documents()} | {d.id: d for d in documents}
+    timelines = {d: timeline(store, d, taxonomy) for d in sorted(known.values(), key=lambda d: d.id)}
+    return build_site(
+        store,
+        {d: t for d, t in timelines.items() if t},
+        destination,
+        now=now or datetime.now(UTC),
+        site_url=site_url,
+    )
+
+
+def build_site(
+    store: Store,
+    timelines: dict[Document, list[Entry]],
+    destination: Path,
+    *,
+    now: datetime,
+    site_url: str | None = None,
+) -> list[Path]:
+    """Write index.html, feed.xml, one page per document and the evidence into `destination`;
+    return the pages written."""
+    refuse_inside(destination, store)
     pages = []
     rows = []
     for document, entries in timelines.items():
-        variant = f"@{document.variant}" if document.variant else ""
-        page = destination / slug(document.service) / f"{slug(document.name)}{variant}.html"
-        write_atomic(page, document_page(store, document, entries, page.parent).encode())
+        page = destination / page_path(document)
+        write_atomic(page, document_page(store, document, entries, destination).encode())
         pages.append(page)
         flags = sum(len(entry.flags) for entry in entries)
         last = _date(entries[-1].version.date) if entries else ""
@@ -69,16 +137,29 @@ def build_site(
             f'<tr><td><a href="{_href(page, destination)}">{e(document.id)}</a></td>'
             f"<td>{len(entries)}</td><td>{last}</td><td>{flags or ''}</td></tr>"
         )
+    entries = [entry for t in timelines.values() for entry in t]
+    # Links in feed.xml are relative to where it is (the site's root) unless the site's address is known.
+    feed = atom_feed(
+        "Terms history — tosmon",
+        site_url or str(destination.resolve()),
+        entries,
+        now=now,
+        version_link=lambda entry: version_url(site_url or ".", entry.document, entry.version.name),
+    )
+    write_atomic(destination / "feed.xml", feed)
     index = destination / "index.html"
     body = (
         "<h1>Terms history</h1>"
-        f'<p class="meta">Written by tosmon on {_date(now)}.</p>'
+        f'<p class="meta">Written by tosmon on {_date(now)}. '
+        '<a href="feed.xml">Atom feed</a> of new versions.</p>'
+        + _latest_flagged(entries)
+        + "<h2>Documents</h2>"
         "<table><tr><th>Document</th><th>Versions</th><th>Last version</th><th>Flags</th></tr>"
         + "".join(rows)
         + "</table>"
         + variants_section(store)
     )
-    write_atomic(index, _page("Terms history", body).encode())
+    write_atomic(index, _page("Terms history", body, feed=True).encode())
     return [index, *pages]
 
 
@@ -117,7 +198,51 @@ def variants_section(store: Store) -> str:
     return '<h2 id="variants">Variants compared</h2>' + "".join(parts) if parts else ""
 
 
-def document_page(store: Store, document: Document, entries: list[Entry], folder: Path) -> str:
+def _latest_flagged(entries: list[Entry]) -> str:
+    """The newest flagged versions, the most severe first: what a reader of the site came for."""
+    flagged = sorted((e for e in entries if e.flags), key=lambda e: e.version.date, reverse=True)
+    if not flagged:
+        return "<h2>Latest flagged changes</h2><p>No clause has been flagged yet.</p>"
+    items = []
+    for entry in flagged[:LATEST_FLAGGED]:
+        groups: dict[str, list[dict[str, object]]] = {}
+        for flag in entry.flags:
+            groups.setdefault(str(flag.get("clause")), []).append(flag)
+        changes = _changes_if_reworded(entry)
+        for flags in groups.values():
+            flags.sort(key=_rank)
+            items.append((_rank(flags[0]), entry, flags, changes))
+    items.sort(key=lambda item: (item[0], -item[1].version.date.timestamp()))
+    parts = ["<h2>Latest flagged changes</h2>", '<ul class="flags">']
+    for _, entry, flags, changes in items:
+        severity = str(flags[0].get("severity", "medium"))
+        link = version_href(entry.document, entry.version.name)
+        words = flag_wording(flag_from_json(flags[0]), changes)
+        heading = (
+            f' <span class="meta">under “{e(flags[0]["heading"])}”</span>' if flags[0].get("heading") else ""
+        )
+        parts.append(
+            f'<li><span class="sev sev-{e(severity)}">{e(severity.upper())}</span> '
+            f"<strong>{e(', '.join(dict.fromkeys(flag_label(f) for f in flags)))}</strong> in "
+            f'<a href="{e(link)}">{e(entry.document.id)}</a>, {_date(entry.version.date)}{heading}'
+            f"<blockquote>{diff_html(words)}</blockquote></li>"
+        )
+    parts.append("</ul>")
+    return "".join(parts)
+
+
+def _rank(flag: dict[str, object]) -> int:
+    return SEVERITY_ORDER.get(str(flag.get("severity")), 3)
+
+
+def _changes_if_reworded(entry: Entry) -> list[Change]:
+    """The version's changes, when a reworded flagged clause needs the wording it replaced."""
+    if entry.previous is None or not any(f.get("change") == "changed" for f in entry.flags):
+        return []
+    return diff_versions(entry.previous.text, entry.version.text)
+
+
+def document_page(store: Store, document: Document, entries: list[Entry], root: Path) -> str:
     parts = [
         '<p><a href="../index.html">All documents</a></p>',
         f"<h1>{e(document.service)} — {e(document.name)}"
@@ -141,25 +266,62 @@ def document_page(store: Store, document: Document, entries: list[Entry], folder
         )
     parts.append("</table><h2>Versions</h2>")
     for entry in reversed(entries):
-        parts.append(_version_section(store, entry, folder))
+        parts.append(_version_section(store, entry, root))
     return _page(f"{document.id} — terms history", "\n".join(parts))
 
 
-def _version_section(store: Store, entry: Entry, folder: Path) -> str:
-    version = entry.version
-    text_link = _href(version.path, folder)
+def _evidence(store: Store, source: Path, root: Path, document: Document, *parts: str) -> Path:
+    """Copy a stored file into the site (once: stored files never change) and return its place,
+    `evidence/` laid out as the store is."""
+    target = root.joinpath(EVIDENCE, store.directory(document).relative_to(store.root), *parts)
+    if not (target.is_file() and target.stat().st_size == source.stat().st_size):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, temporary)
+        temporary.replace(target)
+    return target
+
+
+def _version_section(store: Store, entry: Entry, root: Path) -> str:
+    version, document = entry.version, entry.document
+    folder = (root / page_path(document)).parent
+    text = _evidence(store, version.path, root, document, "versions", version.path.name)
     parts = [
         f'<section id="v-{e(version.name)}"><h3>{_date(version.date)}: {e(summary(entry))}</h3>',
     ]
-    meta = f'<p class="meta">Source: {e(version.source)}. <a href="{text_link}">Text of this version</a>.'
+    meta = (
+        f'<p class="meta">Source: {e(version.source)}. <a href="{_href(text, folder)}">Text of this version</a>'
+        f", sha256 <code>{e(version.meta.get('sha256'))}</code>."
+    )
+    cite = [
+        ("Document", e(document.id)),
+        ("URL", e(document.url)),
+        ("Version", f"<code>{e(version.name)}</code> ({_date(version.date)})"),
+    ]
     if entry.snapshot:
-        raw = store.directory(entry.document) / str(entry.snapshot.get("file", ""))
+        file = str(entry.snapshot.get("file", ""))
+        stored = store.directory(document) / file
+        published = file + ".txt" if file.endswith((".html", ".htm")) else file
+        raw = _evidence(store, stored, root, document, *Path(published).parts) if stored.is_file() else None
+        link = f'<a href="{_href(raw, folder)}">{e(published)}</a>' if raw else e(file)
         meta += (
-            f' Raw snapshot: <a href="{_href(raw, folder)}">{e(entry.snapshot.get("file"))}</a>, '
-            f"sha256 <code>{e(entry.snapshot.get('sha256'))}</code>, "
+            f" Raw snapshot: {link}, sha256 <code>{e(entry.snapshot.get('sha256'))}</code>, "
             f"fetched {e(entry.snapshot.get('fetched_at'))} from {e(entry.snapshot.get('final_url'))}."
         )
+        cite += [
+            ("Fetched at", e(entry.snapshot.get("fetched_at"))),
+            ("From", e(entry.snapshot.get("final_url"))),
+            ("sha256", f"<code>{e(entry.snapshot.get('sha256'))}</code>"),
+            ("Archived file", link),
+        ]
+    text_link = f'<a href="{_href(text, folder)}">versions/{e(version.path.name)}</a>'
+    cite.append(("Text", f"{text_link}, sha256 <code>{e(version.meta.get('sha256'))}</code>"))
     parts.append(meta + "</p>")
+    parts.append(
+        '<details class="cite"><summary>Cite this version</summary><dl>'
+        + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in cite)
+        + "</dl></details>"
+    )
     if entry.previous is not None:
         changes = diff_versions(entry.previous.text, version.text)
         flagged: dict[str, list[dict[str, object]]] = {}
@@ -183,7 +345,7 @@ def _diff_row(change: Change, flagged: dict[str, list[dict[str, object]]]) -> st
         before, after = diff_html(words, side=-1), diff_html(words, side=1)
     else:
         before, after = e(old), e(new)
-    flags = flagged.get(new)
+    flags = flagged.get(new) or (flagged.get(old) if change.kind == "removed" else None)
     if flags:
         kinds = ", ".join(f"{f.get('category')} ({f.get('severity')})" for f in flags)
         terms = ", ".join(dict.fromkeys(str(t) for f in flags for t in f.get("terms") or []))  # type: ignore[attr-defined]
@@ -197,10 +359,11 @@ def _diff_row(change: Change, flagged: dict[str, list[dict[str, object]]]) -> st
     return f"<tr><td{old_class}>{before}</td><td{new_class}>{after}</td></tr>"
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, *, feed: bool = False) -> str:
+    link = '<link rel="alternate" type="application/atom+xml" href="feed.xml">' if feed else ""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{e(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+        f"<title>{e(title)}</title>{link}<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
 
 

@@ -23,9 +23,11 @@ from tosmon.cron import cron_trigger
 from tosmon.errors import ConfigError, Problem
 from tosmon.extract import selector_problem
 from tosmon.fetch import FetchSettings
-from tosmon.models import Document, Part, RangeSelector, Selector
+from tosmon.models import Channel, Document, Part, RangeSelector, Selector
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+CHANNEL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+CHANNEL_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 FETCHERS = ("http", "browser", "auto")
 Entry = Callable[["_Node", "_Node"], None]  # takes one entry (key, value) of the `services:` mapping
 MAX_NESTING = 100  # a watchlist nests 6 levels; deeper is a broken or hostile file
@@ -65,6 +67,16 @@ class Watchlist:
     email: EmailSettings | None = None
     flags: dict[str, object] = field(default_factory=dict)  # the user's own taxonomy additions
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    notify: tuple[Channel, ...] = ()  # Apprise URLs told about every document
+    site_url: str | None = None  # where `tosmon site` output is published: reports link to versions there
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """Every notification channel, the watchlist's and its services', each once."""
+        every: dict[str, Channel] = {}
+        for channel in (*self.notify, *(c for d in self.documents for c in d.notify)):
+            every.setdefault(channel.url, channel)
+        return tuple(every.values())
 
     def find(self, document_id: str) -> Document:
         for document in self.documents:
@@ -404,6 +416,35 @@ class _Checker:
             return None
         return value
 
+    def channels(self, node: _Node, where: str) -> tuple[Channel, ...]:
+        """Apprise URLs (`scheme://...`), `${VARIABLE}` standing for a secret kept in the environment.
+
+        Whether Apprise knows the scheme is checked when notifying: importing Apprise's plugins
+        would slow every command that reads the watchlist.
+        """
+        result = []
+        items = node.value if isinstance(node, _Sequence) else [node]
+        for value, item in self.strings(node, where):
+            item_where = f"{where}[{items.index(item)}]" if isinstance(node, _Sequence) else where
+            stray = CHANNEL_VARIABLE.sub("", value)
+            if not CHANNEL_URL.fullmatch(value):
+                self.problem(
+                    item,
+                    item_where,
+                    f"expected an Apprise URL such as ntfy://ntfy.sh/my-topic or json://host/path, found {value!r}",
+                )
+            elif "$" in stray:
+                self.problem(
+                    item,
+                    item_where,
+                    f"{value!r}: write an environment variable as ${{NAME}} (letters, digits, _)",
+                )
+            else:
+                result.append(Channel(value, self.file, item.line + 1, item.column + 1, item_where))
+        if isinstance(node, _Sequence) and not items:
+            self.problem(node, where, "must not be an empty list")
+        return tuple(result)
+
     def addresses(self, node: _Node, where: str) -> tuple[str, ...]:
         result = []
         for value, item in self.strings(node, where):
@@ -417,7 +458,7 @@ class _Checker:
 
     def watchlist(self, root: _Node, path: Path, stream: Callable[[Entry], object]) -> Watchlist:
         """The watchlist, its services read from `stream` (which hands each entry to a function)."""
-        sections = {"services", "defaults", "schedule", "email", "flags", "fetch"}
+        sections = {"services", "defaults", "schedule", "email", "flags", "fetch", "notify", "site_url"}
         found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
         defaults: dict[str, object] = {}
         if "defaults" in found:
@@ -427,6 +468,8 @@ class _Checker:
         schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
         email = self.email(found["email"][1], "email") if "email" in found else None
         fetch = self.fetch(found["fetch"][1]) if "fetch" in found else FetchSettings()
+        notify = self.channels(found["notify"][1], "notify") if "notify" in found else ()
+        site_url = self.url(found["site_url"][1], "site_url") if "site_url" in found else None
         flags: dict[str, object] = {}
         if "flags" in found:
             plain = self.plain(found["flags"][1], "flags")
@@ -440,7 +483,7 @@ class _Checker:
             return Watchlist(path, ())
         documents = self.services(found["services"][1], defaults, stream)
         self.unique_folders(documents, found["services"][1])
-        return Watchlist(path, tuple(documents), schedule, email, flags, fetch)
+        return Watchlist(path, tuple(documents), schedule, email, flags, fetch, notify, site_url)
 
     def fetch(self, node: _Node) -> FetchSettings:
         """Run-wide fetching limits: how long to wait, how often to retry, how many at once."""
@@ -514,6 +557,8 @@ class _Checker:
                     service_settings["recipients"] = self.addresses(value, _join(where, name, key))
             elif name == "variants":
                 service_settings["variants"] = self.variants(doc_node, _join(where, name))
+            elif name == "notify":
+                service_settings["notify"] = self.channels(doc_node, _join(where, name))
             else:
                 doc_entries.append((name, doc_key, doc_node))
         if not doc_entries:

@@ -14,6 +14,7 @@ from tosmon.cli import (  # noqa: F401  (registers the commands)
     email,
     history,
     listing,
+    notify,
     ota,
     reextract,
     rename,

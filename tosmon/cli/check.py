@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -13,12 +14,14 @@ from tosmon.check import check
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.console import make_console, render_run
 from tosmon.cli.email import send_reports
+from tosmon.cli.notify import send_notifications
 from tosmon.cli.selection import chosen, skip_renamed
 from tosmon.errors import ExitCode
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
-from tosmon.notify import build_reports, require_email
+from tosmon.notify import build_notifications, build_reports, check_channels, require_email
 from tosmon.report import exit_code, run_json
+from tosmon.site import refuse_inside, write_site
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist import shard as select_shard
@@ -45,6 +48,17 @@ from tosmon.watchlist import shard as select_shard
     "--email", "send_email", is_flag=True, help="E-mail a report if anything changed, was flagged or failed."
 )
 @click.option("--email-always", is_flag=True, help="E-mail a report even when nothing changed.")
+@click.option(
+    "--no-notify",
+    is_flag=True,
+    help="Do not send to the watchlist's `notify:` channels (sent by default when it lists any).",
+)
+@click.option(
+    "--site",
+    "site",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Rebuild the static site (`tosmon site`) in this directory after the check.",
+)
 @handle_errors
 def check_command(
     names: tuple[str, ...],
@@ -56,10 +70,15 @@ def check_command(
     shard: str | None,
     send_email: bool,
     email_always: bool,
+    no_notify: bool,
+    site: Path | None,
 ) -> None:
     """Check every document once: fetch, extract, store, diff, flag and report.
 
-    Name DOCUMENTs ('Service/Document type') or --service to check only those."""
+    Name DOCUMENTs ('Service/Document type') or --service to check only those. With `notify:`
+    channels in the watchlist, a message goes to each when something changed, was flagged, failed
+    or recovered (--no-notify skips them); --email sends the e-mail report.
+    """
     config = load_watchlist(watchlist)
     documents = chosen(config.documents, names, services, watchlist)
     if shard is not None:
@@ -68,9 +87,14 @@ def check_command(
             fail(f"--shard: expected I/N with 1 <= I <= N, found {shard!r}", ExitCode.USAGE)
         documents = select_shard(documents, int(part[1]), int(part[2]))
     email = require_email(config) if send_email or email_always else None
-    notify_code = None
+    notify = bool(config.channels) and not no_notify
+    if notify:
+        check_channels(config.channels, os.environ)  # a missing secret is found before anything is fetched
+    notify_codes: list[ExitCode | None] = []
     store = Store(store_path(watchlist, snapshots)).open()
     documents, renamed = skip_renamed(documents, config.documents, store)
+    if site is not None:
+        refuse_inside(site, store)
     taxonomy = load_taxonomy(config.flags)
     console = make_console()
     err_console = make_console(stderr=True)
@@ -93,11 +117,18 @@ def check_command(
         else:
             run = check(documents, store, taxonomy=taxonomy, settings=config.fetch)
         if email is not None:
-            notify_code = send_reports(build_reports(run, email, always=email_always), email, store)
+            reports = build_reports(run, email, always=email_always, site_url=config.site_url)
+            notify_codes.append(send_reports(reports, email, store))
+        if notify:
+            notify_codes.append(send_notifications(build_notifications(run, config), store))
+        if site is not None:
+            pages = write_site(store, config.documents, taxonomy, site, site_url=config.site_url)
+            click.echo(f"Site rebuilt: {len(pages)} pages in {site}", err=True)
     if as_json:
         for chunk in run_json(run):
             click.echo(chunk, nl=False)
         click.echo()
     else:
         render_run(console, run)
-    sys.exit(notify_code or (ExitCode.DOCUMENT_FAILED if renamed else exit_code(run)))
+    failed = next((code for code in notify_codes if code), None)
+    sys.exit(failed or (ExitCode.DOCUMENT_FAILED if renamed else exit_code(run)))

@@ -32,7 +32,7 @@ from tosmon.history import (
 )
 from tosmon.models import Document
 from tosmon.report import SCHEMA_VERSION, safe_text
-from tosmon.site import build_site
+from tosmon.site import version_url, write_site
 from tosmon.store import Store, write_atomic
 from tosmon.watchlist import load_watchlist
 
@@ -156,10 +156,16 @@ def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, 
     """Print the Atom feed of DOCUMENT's versions, or of every document's (the newest 100 versions)."""
     store, timelines = select_timelines(watchlist, snapshots, document)
     entries = [e for t in timelines.values() for e in t]
+    site_url = site_address(watchlist)
+
+    def link(entry: Entry) -> str | None:
+        return version_url(site_url, entry.document, entry.version.name)
+
     if document:
-        feed = atom_feed(f"{document} — tosmon", document, entries, now=datetime.now(UTC))
+        feed = atom_feed(f"{document} — tosmon", document, entries, now=datetime.now(UTC), version_link=link)
     else:
-        feed = atom_feed("tosmon — all documents", str(store.root.resolve()), entries, now=datetime.now(UTC))
+        name = str(store.root.resolve())
+        feed = atom_feed("tosmon — all documents", name, entries, now=datetime.now(UTC), version_link=link)
     if output:
         write_atomic(output, feed)
     else:
@@ -187,8 +193,20 @@ def export_command(document: str | None, watchlist: Path, snapshots: Path | None
 @store_options
 @handle_errors
 def site_command(directory: Path, watchlist: Path, snapshots: Path | None) -> None:
-    """Write a static HTML page per document into DIRECTORY: its timeline and side-by-side diffs with
-    flagged clauses marked. The pages work when opened from disk."""
-    store, timelines = select_timelines(watchlist, snapshots, None)
-    pages = build_site(store, timelines, directory, now=datetime.now(UTC))
-    click.echo(f"wrote {len(pages)} page(s); open {pages[0]}", err=True)
+    """Write a static site of the history into DIRECTORY, ready to publish: an index opening on the
+    latest flagged changes, a page per document with its timeline and side-by-side diffs, feed.xml,
+    and the evidence (raw snapshots, version texts, with their sha256) copied in. The pages also
+    work when opened from disk. DIRECTORY must be outside the snapshot store.
+
+    \b
+    Example:
+      tosmon site public/ && rsync -a public/ server:/var/www/terms/
+    """
+    store, documents, taxonomy = open_history(watchlist, snapshots)
+    pages = write_site(store, documents, taxonomy, directory, site_url=site_address(watchlist))
+    click.echo(f"wrote {len(pages)} page(s) and feed.xml; open {pages[0]}", err=True)
+
+
+def site_address(watchlist: Path) -> str | None:
+    """The watchlist's `site_url:`, where the site is published (None without a watchlist)."""
+    return load_watchlist(watchlist).site_url if watchlist.exists() else None

@@ -39,11 +39,16 @@ def report_command(
     title = (
         f"tosmon digest of the last {since.strip()}: {now - window:%d %b %H:%M} to {now:%d %b %Y %H:%M} UTC"
     )
-    click.echo(render_text(run, title), nl=False)
+    click.echo(render_text(run, title, config.site_url), nl=False)
     if settings is None:
         return
     messages = build_reports(
-        run, settings, always=True, title=title, prefix=f"[tosmon digest {since.strip()}]"
+        run,
+        settings,
+        always=True,
+        title=title,
+        prefix=f"[tosmon digest {since.strip()}]",
+        site_url=config.site_url,
     )
     with store.lock(wait=wait):
         code = send_reports(messages, settings, store)

@@ -12,8 +12,9 @@ import click
 
 from tosmon.cli.base import handle_errors, main, store_options, store_path, wait_option
 from tosmon.flag import load_taxonomy
-from tosmon.notify import Mailer
+from tosmon.notify import Mailer, Notifier, check_channels
 from tosmon.schedule import Scheduler, plan
+from tosmon.site import refuse_inside
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 
@@ -23,19 +24,43 @@ from tosmon.watchlist import load_watchlist
 @click.option(
     "--email-always", is_flag=True, help="E-mail a report after every run, even when nothing changed."
 )
+@click.option(
+    "--no-notify",
+    is_flag=True,
+    help="Do not send to the watchlist's `notify:` channels (sent by default when it lists any).",
+)
+@click.option(
+    "--site",
+    "site",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Rebuild the static site (`tosmon site`) in this directory after each run.",
+)
 @wait_option(60.0, text="Seconds a run waits for another run holding the store before skipping.")
 @handle_errors
-def schedule_command(watchlist: Path, snapshots: Path | None, email_always: bool, wait: float) -> None:
+def schedule_command(
+    watchlist: Path,
+    snapshots: Path | None,
+    email_always: bool,
+    no_notify: bool,
+    site: Path | None,
+    wait: float,
+) -> None:
     """Run the check on the watchlist's `schedule:` in the foreground, logging each run to stderr.
 
-    With `email:` settings in the watchlist, each run that found something sends a report.
-    Restart after editing the watchlist. SIGTERM or SIGINT stop it cleanly.
+    With `email:` settings in the watchlist, each run that found something sends a report; with
+    `notify:` channels, each gets a message too (unless --no-notify). Restart after editing the
+    watchlist. SIGTERM or SIGINT stop it cleanly.
     """
     config = load_watchlist(watchlist)
+    notify = bool(config.channels) and not no_notify
+    if notify:
+        check_channels(config.channels, os.environ)
     jobs, unscheduled = plan(config)
     store = Store(store_path(watchlist, snapshots)).open()
+    if site is not None:
+        refuse_inside(site, store)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("apscheduler", "httpx"):  # a line per job submission and per request
+    for noisy in ("apscheduler", "httpx", "apprise"):  # a line per job submission and per request
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if unscheduled:
         names = ", ".join(d.id for d in unscheduled)
@@ -47,6 +72,9 @@ def schedule_command(watchlist: Path, snapshots: Path | None, email_always: bool
         email=config.email,
         mailer=Mailer.from_environment(config.email.smtp, os.environ) if config.email else None,
         email_always=email_always,
+        watchlist=config,
+        notifier=Notifier(os.environ) if notify else None,
+        site=site,
         wait=wait,
     )
     for signum in (signal.SIGTERM, signal.SIGINT):

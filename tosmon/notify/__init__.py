@@ -7,6 +7,13 @@ outbox    reports that could not be sent, sent by the next run, exactly once
 
 from __future__ import annotations
 
+from tosmon.notify.channels import (
+    Notification,
+    Notifier,
+    build_notifications,
+    check_channels,
+    trial_notifications,
+)
 from tosmon.notify.content import FlaggedClause, audiences, flagged_clauses, subject, worth_reporting
 from tosmon.notify.mail import (
     Mailer,
@@ -17,22 +24,28 @@ from tosmon.notify.mail import (
     require_email,
     trial_message,
 )
-from tosmon.notify.outbox import Delivery, Outbox, deliver
+from tosmon.notify.outbox import Delivery, Outbox, deliver, deliver_notifications
 
 __all__ = [
     "Delivery",
     "FlaggedClause",
     "Mailer",
+    "Notification",
+    "Notifier",
     "Outbox",
     "audiences",
+    "build_notifications",
     "build_reports",
+    "check_channels",
     "compose",
     "deliver",
+    "deliver_notifications",
     "flagged_clauses",
     "render_html",
     "render_text",
     "require_email",
     "subject",
     "trial_message",
+    "trial_notifications",
     "worth_reporting",
 ]
