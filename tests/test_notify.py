@@ -205,7 +205,7 @@ def test_report_lists_flags_first_then_the_diff_then_failures(tosmon, site, watc
     failed = text.index("Failed")
     assert flagged < changes < failed
     assert "+ You explicitly agree" not in text  # shown once, as a flag
-    assert "~ Do not upload content you do not have the rights [-to.-]{+to, or you will be removed.+}" in text
+    assert "~ Do not upload content you do not have the rights to{+, or you will be removed+}." in text
     assert "- Bandcamp Terms of Service: HTTP 404 Not Found" in text
     assert (
         subject(message) == "[tosmon] SoundCloud Terms of Service: new AI training clause; 1 document failed"
@@ -428,3 +428,41 @@ def test_email_needs_email_settings(tosmon, watchlist_file, site) -> None:
         assert (
             outcome.stderr == f"{watchlist}:1:1: email: no `email:` settings (smtp, from, to) to send with\n"
         )
+
+
+def with_training_clause(clause: str) -> str:
+    return TERMS_V1.replace("<h2>2. Conduct</h2>", f"<p>{clause}</p>\n<h2>2. Conduct</h2>")
+
+
+def test_email_shows_the_words_a_reworded_flagged_clause_deleted_and_links_the_version_on_the_site(
+    tosmon, site, watched, start_smtp
+) -> None:
+    mailbox = start_smtp()
+    watchlist = watched(mailbox.port)
+    watchlist.write_text("site_url: https://terms.example.org/\n" + watchlist.read_text())
+    retention = "We may use your tracks to train our models, unless you have activated zero data retention."
+    site["/soundcloud"] = with_training_clause(retention)
+    tosmon("check", "--watchlist", watchlist)
+    site["/soundcloud"] = with_training_clause("We may use your tracks to train our models.")
+
+    assert tosmon("check", "--watchlist", watchlist, "--email").code == 2
+
+    [message] = mailbox.messages
+    assert subject(message) == "[tosmon] SoundCloud Terms of Service: changed AI training clause"
+    text = text_part(message)
+    assert "(reworded: [-deleted-] {+added+})" in text
+    assert (
+        "\n  > We may use your tracks to train our models[-, unless you have activated zero data retention-].\r\n"
+        in text
+    )
+    assert "  this version: https://terms.example.org/SoundCloud/Terms-of-Service.html#v-" in text
+    assert f"  live page: {site['url']}soundcloud" in text
+    tree = lxml.html.fromstring(html_part(message))
+    [quote] = tree.cssselect("blockquote")
+    assert [d.text for d in quote.iter("del")] == [", unless you have activated zero data retention"]
+    assert "line-through" in quote.find(".//del").get("style")
+    assert " ".join(quote.text_content().split()) == (
+        "We may use your tracks to train our models, unless you have activated zero data retention."
+    )
+    links = [a.get("href") for a in tree.iter("a")]
+    assert any(h.startswith("https://terms.example.org/SoundCloud/Terms-of-Service.html#v-") for h in links)

@@ -49,7 +49,7 @@ def test_report_since_lists_the_flags_and_changes_of_the_window(tosmon, history)
     assert "\n1 document: 1 flagged clause, 2 changed, 0 new, 0 failed\n" in text
     assert "] new AI training clause" in text
     assert "> Your tracks may be used to train our artificial intelligence models." in text
-    assert "~ We may close inactive [-accounts.-]{+accounts after two years.+}" in text
+    assert "~ We may close inactive accounts{+ after two years+}." in text
     assert "+ We may close inactive accounts." not in text  # 10 days ago: outside the window
 
 

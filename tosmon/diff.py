@@ -47,6 +47,9 @@ INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 MARKUP = re.compile(r"<[^>]{1,80}>|(?<!\w)[*_]+|[*_]+(?!\w)|\\(?=[^\w\s])")
 QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "\u00a0": " "})
 WORD = re.compile(r"\w+", re.UNICODE)
+# A word diff's tokens: words, runs of spaces, and each punctuation mark on its own, so that deleting
+# ", unless you have activated zero data retention" before a full stop shows as exactly that.
+WORD_OR_MARK = re.compile(r"\w+|\s+|[^\w\s]")
 NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
 MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
@@ -345,8 +348,8 @@ def _similar_pairs(deleted: list[str], inserted: list[str]) -> dict[int, int]:
 def word_diff(old: str, new: str) -> list[tuple[int, str]]:
     """A word-level diff of two clauses: (-1 removed | 0 same | 1 added, text) runs, for readable reports."""
     codes: dict[str, str] = {}
-    old_code = _encode(re.findall(r"\S+|\s+", old), codes)
-    new_code = _encode(re.findall(r"\S+|\s+", new), codes)
+    old_code = _encode(WORD_OR_MARK.findall(old), codes)
+    new_code = _encode(WORD_OR_MARK.findall(new), codes)
     decode = {v: k for k, v in codes.items()}
     matcher = diff_match_patch()
     matcher.Diff_Timeout = 0

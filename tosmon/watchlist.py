@@ -468,8 +468,8 @@ class _Checker:
         schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
         email = self.email(found["email"][1], "email") if "email" in found else None
         fetch = self.fetch(found["fetch"][1]) if "fetch" in found else FetchSettings()
-        notify = self.channels(found["notify"][1], "notify") if "notify" in found else ()
         site_url = self.url(found["site_url"][1], "site_url") if "site_url" in found else None
+        notify = self.channels(found["notify"][1], "notify") if "notify" in found else ()
         flags: dict[str, object] = {}
         if "flags" in found:
             plain = self.plain(found["flags"][1], "flags")
