@@ -28,7 +28,7 @@ class ExitCode(IntEnum):
     USAGE = 5  # wrong command-line arguments or an unreadable input file
     STORE = 6  # the snapshot store is damaged or cannot be written
     LOCKED = 7  # another tosmon run holds the store
-    NOTIFY = 8  # the emailed report could not be sent (it waits in the outbox)
+    NOTIFY = 8  # the e-mailed report or a notification could not be sent (it waits in the outbox)
 
 
 class TosmonError(Exception):

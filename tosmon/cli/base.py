@@ -24,7 +24,7 @@ EXIT_CODES_HELP = "\n".join(
         (ExitCode.USAGE, "wrong arguments or unreadable input file"),
         (ExitCode.STORE, "the snapshot store is damaged or not writable"),
         (ExitCode.LOCKED, "another run holds the store"),
-        (ExitCode.NOTIFY, "the report could not be e-mailed (kept in the outbox)"),
+        (ExitCode.NOTIFY, "a report or notification could not be sent (kept in the outbox)"),
     )
 )
 
