@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_notify import SENDER, Mailbox, start_smtp_fixture, subject  # noqa: F401  (the start_smtp fixture)
+from test_channels import start_receiver_fixture  # noqa: F401  (the start_receiver fixture)
+from test_notify import SENDER, Mailbox, free_port, start_smtp_fixture, subject  # noqa: F401  (the start_smtp fixture)
 
 from tosmon.cron import cron_trigger
 from tosmon.models import Document
@@ -168,6 +169,27 @@ def test_scheduler_e_mails_a_report_for_each_run_that_found_something(
     assert running.stop() == 0
     assert [subject(m) for m in mailbox.messages] == ["[tosmon] 1 new document recorded"]
     assert any(line.endswith("report sent: [tosmon] 1 new document recorded") for line in running.lines)
+
+
+def test_scheduler_notifies_its_channels_and_rebuilds_the_site_after_each_run(
+    site, watchlist_file, schedule, start_receiver, tmp_path
+) -> None:
+    receiver = start_receiver(free_port())
+    watchlist = watchlist_for(watchlist_file, EVERY_TWO_SECONDS, "/fast/a", url=site.url)
+    watchlist.write_text(f"notify: json://127.0.0.1:{receiver.port}/hook\n" + watchlist.read_text())
+    public = tmp_path / "public"
+    running = schedule(watchlist, "--site", str(public))
+
+    running.wait_for("check finished", 2)  # the first finds a new document, the second nothing
+
+    assert running.stop() == 0
+    assert [p["title"] for p in receiver.json()] == ["[tosmon] 1 new document recorded"]
+    assert any(
+        line.endswith(f"notified json://127.0.0.1:{receiver.port}/…: [tosmon] 1 new document recorded")
+        for line in running.lines
+    )
+    assert len(running.wait_for("site rebuilt: 2 pages")) >= 2
+    assert (public / "fast-a" / "Terms.html").is_file() and (public / "feed.xml").is_file()
 
 
 def test_a_run_overlapping_the_schedulers_waits_then_exits_with_its_own_code(

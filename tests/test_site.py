@@ -268,3 +268,24 @@ def test_check_site_rebuilds_the_site_after_each_run(
 
     inside = tosmon("check", "--watchlist", watchlist, "--site", watchlist.parent / "snapshots" / "site")
     assert inside.code == 5 and "inside the snapshot store" in inside.stderr
+
+
+def test_a_site_that_cannot_be_written_is_one_line_and_the_check_is_still_recorded(
+    tosmon, tmp_path, httpserver: HTTPServer, watchlist_file
+) -> None:
+    httpserver.expect_request("/terms").respond_with_data(demo_page(1), content_type="text/html")
+    watchlist = watchlist_file(
+        f"services:\n  Tunehaven:\n    Terms of Use:\n      url: {httpserver.url_for('/terms')}\n"
+    )
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the site's folder should be")
+
+    outcome = tosmon("check", "--watchlist", watchlist, "--site", blocker / "public")
+
+    assert outcome.code == 5
+    [line] = outcome.stderr.splitlines()
+    assert (
+        line.startswith(f"Error: {blocker / 'public'}") and ": cannot write the site: Not a directory" in line
+    )
+    assert "Tunehaven/Terms of Use" in outcome.stdout and "new" in outcome.stdout
+    assert tosmon("history", "--watchlist", watchlist).code == 0

@@ -102,16 +102,24 @@ def write_site(
     now: datetime | None = None,
     site_url: str | None = None,
 ) -> list[Path]:
-    """The site of every document of the watchlist or the store that has recorded versions."""
+    """The site of every document of the watchlist or the store that has recorded versions.
+
+    Raise TosmonError, in one line, when it cannot be written there.
+    """
+    refuse_inside(destination, store)
     known = {d.id: d for d in store.documents()} | {d.id: d for d in documents}
     timelines = {d: timeline(store, d, taxonomy) for d in sorted(known.values(), key=lambda d: d.id)}
-    return build_site(
-        store,
-        {d: t for d, t in timelines.items() if t},
-        destination,
-        now=now or datetime.now(UTC),
-        site_url=site_url,
-    )
+    try:
+        return build_site(
+            store,
+            {d: t for d, t in timelines.items() if t},
+            destination,
+            now=now or datetime.now(UTC),
+            site_url=site_url,
+        )
+    except OSError as error:
+        where = error.filename or destination
+        raise TosmonError(f"{where}: cannot write the site: {error.strerror or error}") from None
 
 
 def build_site(

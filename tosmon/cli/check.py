@@ -16,7 +16,7 @@ from tosmon.cli.console import make_console, render_run
 from tosmon.cli.email import send_reports
 from tosmon.cli.notify import send_notifications
 from tosmon.cli.selection import chosen, skip_renamed
-from tosmon.errors import ExitCode
+from tosmon.errors import ExitCode, TosmonError
 from tosmon.flag import load_taxonomy
 from tosmon.models import CheckResult
 from tosmon.notify import build_notifications, build_reports, check_channels, require_email
@@ -90,7 +90,7 @@ def check_command(
     notify = bool(config.channels) and not no_notify
     if notify:
         check_channels(config.channels, os.environ)  # a missing secret is found before anything is fetched
-    notify_codes: list[ExitCode | None] = []
+    after_run: list[ExitCode | None] = []  # what went wrong after the check: sending, the site
     store = Store(store_path(watchlist, snapshots)).open()
     documents, renamed = skip_renamed(documents, config.documents, store)
     if site is not None:
@@ -118,17 +118,23 @@ def check_command(
             run = check(documents, store, taxonomy=taxonomy, settings=config.fetch)
         if email is not None:
             reports = build_reports(run, email, always=email_always, site_url=config.site_url)
-            notify_codes.append(send_reports(reports, email, store))
+            after_run.append(send_reports(reports, email, store))
         if notify:
-            notify_codes.append(send_notifications(build_notifications(run, config), store))
+            notifications = build_notifications(run, config, always=email_always)
+            after_run.append(send_notifications(notifications, store))
         if site is not None:
-            pages = write_site(store, config.documents, taxonomy, site, site_url=config.site_url)
-            click.echo(f"Site rebuilt: {len(pages)} pages in {site}", err=True)
+            try:
+                pages = write_site(store, config.documents, taxonomy, site, site_url=config.site_url)
+            except TosmonError as error:  # the check is recorded: say so, and why the site is not
+                click.echo(f"Error: {error}", err=True)
+                after_run.append(ExitCode.USAGE)
+            else:
+                click.echo(f"Site rebuilt: {len(pages)} pages in {site}", err=True)
     if as_json:
         for chunk in run_json(run):
             click.echo(chunk, nl=False)
         click.echo()
     else:
         render_run(console, run)
-    failed = next((code for code in notify_codes if code), None)
+    failed = next((code for code in after_run if code), None)
     sys.exit(failed or (ExitCode.DOCUMENT_FAILED if renamed else exit_code(run)))
