@@ -16,6 +16,8 @@ from pytest_httpserver import HTTPServer
 from test_notify import free_port
 from werkzeug import Request, Response
 
+from tosmon.notify.channels import display
+
 RETENTION = (
     "We may use your prompts and outputs to train our models, unless you have activated zero data retention."
 )
@@ -294,3 +296,17 @@ def test_notify_urls_are_validated_with_the_watchlist(tosmon, pages, watchlist_f
         f"{watchlist}:2:10: notify[0]: Apprise cannot use this URL (unknown scheme nosuchservice:// "
         "or a missing part)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("json://127.0.0.1:8080/hook/s3cret", "json://127.0.0.1:8080/…"),
+        ("tgram://123456789:AAEhBOweik6ad9r/12315544/", "tgram://1…r/…"),
+        ("mailto://user:password@example.org", "mailto://example.org"),
+        ("slack://${SLACK_A}/${SLACK_B}/${SLACK_C}", "slack://${SLACK_A}/…"),
+        ("ntfy://ntfy.sh/my-topic", "ntfy://ntfy.sh/…"),
+    ],
+)
+def test_channels_are_named_in_logs_without_their_secrets(url: str, shown: str) -> None:
+    assert display(url) == shown

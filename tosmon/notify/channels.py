@@ -103,11 +103,15 @@ def check_channels(channels: tuple[Channel, ...], environ: Mapping[str, str]) ->
 
 
 def display(url: str) -> str:
-    """A channel named without its secrets: `${NAME}`s stay, anything after the host is shortened."""
+    """A channel named without its secrets, for logs: the scheme and the host, no user, no path, and
+    a host that is no domain name (a Telegram bot token, a Slack or Discord id) shortened to `1…p`."""
     scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rpartition("@")[2]
-    shown = f"{scheme}://{host}"
-    return shown if VARIABLE.search(host) or len(rest) <= len(host) + 1 else shown + "/…"
+    authority, slash, _ = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+    if not (VARIABLE.fullmatch(name) or "." in name or name in ("localhost", "") or host.startswith("[")):
+        host = f"{host[:1]}…{host[-1:]}"
+    return f"{scheme}://{host}" + ("/…" if slash else "")
 
 
 # -- what a channel is told -------------------------------------------------------------------
@@ -256,7 +260,7 @@ class Notifier:
         try:
             url = expand(Channel(notification.url), self.environ)
         except ConfigError as error:
-            return error.problems[0].what
+            return f"{display(notification.url)}: {error.problems[0].what}"
         target = apprise.Apprise.instantiate(url)
         if target is None:
             return f"{display(notification.url)}: Apprise cannot use this URL"
