@@ -166,6 +166,10 @@ def test_site_cites_each_version(tosmon, tmp_path) -> None:
     assert fields["sha256"] == body
     assert fields["Archived file"] == "raw/2024-02-07T04-00-00Z.html.txt"
     assert fields["Text"].startswith("versions/2024-02-07T04-00-00Z.md, sha256 ")
+    assert fields["Citation"] == (
+        "Tunehaven, “Terms of Use”, https://tunehaven.example/legal/terms (fetched 2024-02-07T04:00:00+00:00, "
+        f"archived as raw/2024-02-07T04-00-00Z.html.txt, sha256 {body})."
+    )
 
 
 def test_site_opens_on_the_latest_flagged_changes_most_severe_first(tosmon, tmp_path) -> None:

@@ -324,6 +324,14 @@ def _version_section(store: Store, entry: Entry, root: Path) -> str:
         ]
     text_link = f'<a href="{_href(text, folder)}">versions/{e(version.path.name)}</a>'
     cite.append(("Text", f"{text_link}, sha256 <code>{e(version.meta.get('sha256'))}</code>"))
+    if entry.snapshot:
+        evidence = (
+            f"fetched {entry.snapshot.get('fetched_at')}, archived as {published}, "
+            f"sha256 {entry.snapshot.get('sha256')}"
+        )
+    else:
+        evidence = f"version of {_date(version.date)}, text sha256 {version.meta.get('sha256')}"
+    cite.append(("Citation", e(f"{document.service}, “{document.name}”, {document.url} ({evidence}).")))
     parts.append(meta + "</p>")
     parts.append(
         '<details class="cite"><summary>Cite this version</summary><dl>'
