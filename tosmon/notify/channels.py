@@ -72,8 +72,11 @@ def expand(channel: Channel, environ: Mapping[str, str]) -> str:
 
 
 def _missing(names: list[str]) -> str:
-    listed = ", ".join(dict.fromkeys(names))
-    return f"the environment variable {listed} is not set: export it, or write the value in the URL"
+    unique = list(dict.fromkeys(names))
+    if len(unique) == 1:
+        return f"the environment variable {unique[0]} is not set: export it, or write the value in the URL"
+    listed = ", ".join(unique)
+    return f"the environment variables {listed} are not set: export them, or write the values in the URL"
 
 
 def _problem(channel: Channel, what: str) -> Problem:

@@ -32,7 +32,7 @@ OUTBOX = "outbox"
 
 
 class Outbox:
-    """Reports waiting to be sent, one `.eml` file each, oldest first by name."""
+    """Reports waiting to be sent, oldest first by name: e-mails (`.eml`) and notifications (`.json`)."""
 
     def __init__(self, store_root: Path) -> None:
         self.directory = store_root / OUTBOX
