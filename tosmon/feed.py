@@ -84,14 +84,7 @@ def _entry(entry: Entry, site_link: str | None) -> ET.Element:
         ET.SubElement(element, "category", term=xml_text(term))
     content = ET.SubElement(element, "content", type="xhtml")
     div = ET.SubElement(content, "div", xmlns=XHTML)
-    rewording: list[Change] = []
-
-    def changes(flag: dict[str, object]) -> list[Change]:
-        """The changes of this version, diffed once and only when a reworded clause needs its old wording."""
-        if flag.get("change") == "changed" and entry.previous is not None and not rewording:
-            rewording.extend(diff_versions(entry.previous.text, version.text))
-        return rewording
-
+    changes = reworded_changes(entry)
     by_clause: dict[str, list[dict[str, object]]] = {}
     for flag in entry.flags:  # one paragraph per clause, however many rules flagged it
         by_clause.setdefault(str(flag.get("clause", "")), []).append(flag)
@@ -101,7 +94,7 @@ def _entry(entry: Entry, site_link: str | None) -> ET.Element:
         strong.text = xml_text(", ".join(dict.fromkeys(flag_label(f) for f in flags)))
         where = f" under “{flags[0]['heading']}”" if flags[0].get("heading") else ""
         strong.tail = xml_text(f"{where}: ")
-        runs = flag_wording(flag_from_json(flags[0]), changes(flags[0]))
+        runs = flag_wording(flag_from_json(flags[0]), changes)
         paragraph.append(ET.fromstring(f"<q>{diff_html([(op, xml_text(t)) for op, t in runs])}</q>"))
     ET.SubElement(div, "p").text = xml_text(counts(entry).capitalize() + ".")
     source = ET.SubElement(div, "p")
@@ -111,6 +104,13 @@ def _entry(entry: Entry, site_link: str | None) -> ET.Element:
             f" Snapshot sha256 {entry.snapshot.get('sha256')}, {entry.snapshot.get('final_url')}"
         )
     return element
+
+
+def reworded_changes(entry: Entry) -> list[Change]:
+    """A version's changes when a reworded flagged clause needs the wording it replaced (diffed only then)."""
+    if entry.previous is None or not any(f.get("change") == "changed" for f in entry.flags):
+        return []
+    return diff_versions(entry.previous.text, entry.version.text)
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:

@@ -28,7 +28,7 @@ from urllib.request import pathname2url
 
 from tosmon.diff import diff_versions
 from tosmon.errors import TosmonError
-from tosmon.feed import atom_feed
+from tosmon.feed import atom_feed, reworded_changes
 from tosmon.flag import Taxonomy
 from tosmon.history import Entry, flag_from_json, flag_label, summary, timeline
 from tosmon.models import Change, Document
@@ -216,7 +216,7 @@ def _latest_flagged(entries: list[Entry]) -> str:
         groups: dict[str, list[dict[str, object]]] = {}
         for flag in entry.flags:
             groups.setdefault(str(flag.get("clause")), []).append(flag)
-        changes = _changes_if_reworded(entry)
+        changes = reworded_changes(entry)
         for flags in groups.values():
             flags.sort(key=_rank)
             items.append((_rank(flags[0]), entry, flags, changes))
@@ -241,13 +241,6 @@ def _latest_flagged(entries: list[Entry]) -> str:
 
 def _rank(flag: dict[str, object]) -> int:
     return SEVERITY_ORDER.get(str(flag.get("severity")), 3)
-
-
-def _changes_if_reworded(entry: Entry) -> list[Change]:
-    """The version's changes, when a reworded flagged clause needs the wording it replaced."""
-    if entry.previous is None or not any(f.get("change") == "changed" for f in entry.flags):
-        return []
-    return diff_versions(entry.previous.text, entry.version.text)
 
 
 def document_page(store: Store, document: Document, entries: list[Entry], root: Path) -> str:

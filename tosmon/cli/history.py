@@ -16,10 +16,9 @@ from rich.text import Text
 
 from tosmon.cli.base import handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, out, render_flags
-from tosmon.diff import diff_versions
 from tosmon.errors import StoreError
 from tosmon.export import EXPORTERS
-from tosmon.feed import atom_feed
+from tosmon.feed import atom_feed, reworded_changes
 from tosmon.flag import Taxonomy, load_taxonomy
 from tosmon.history import (
     Entry,
@@ -123,9 +122,8 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     for entry in entries:
         if entry.flags:
             where = f"{entry.document.id} on {entry.version.date.astimezone(UTC):%Y-%m-%d}"
-            reworded = entry.previous and any(f.get("change") == "changed" for f in entry.flags)
-            changes = diff_versions(entry.previous.text, entry.version.text) if reworded else []
-            render_flags(console, [flag_from_json(flag) for flag in entry.flags], where, changes)
+            flags = [flag_from_json(flag) for flag in entry.flags]
+            render_flags(console, flags, where, reworded_changes(entry))
 
 
 @main.command("show", context_settings={"ignore_unknown_options": True})  # so that -2 is a version
