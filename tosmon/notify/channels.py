@@ -264,11 +264,13 @@ class Notifier:
             url = expand(Channel(notification.url), self.environ)
         except ConfigError as error:
             return f"{display(notification.url)}: {error.problems[0].what}"
-        target = apprise.Apprise.instantiate(url)
-        if target is None:
-            return f"{display(notification.url)}: Apprise cannot use this URL"
+        channel = apprise.Apprise()
+        # Through Apprise rather than its plugin: it turns a plugin's unexpected exception into a
+        # failure; its log, which says why, is read rather than printed.
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
-            sent = target.notify(
+            if not channel.add(url):
+                return f"{display(notification.url)}: Apprise cannot use this URL"
+            sent = channel.notify(
                 body=notification.body,
                 title=notification.title,
                 notify_type=apprise.NotifyType(notification.kind),
