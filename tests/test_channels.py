@@ -293,8 +293,14 @@ def test_notify_urls_are_validated_with_the_watchlist(tosmon, pages, watchlist_f
     unknown = tosmon("check", "--watchlist", watchlist)
     assert unknown.code == 4
     assert unknown.stderr == (
-        f"{watchlist}:2:10: notify[0]: Apprise cannot use this URL (unknown scheme nosuchservice:// "
-        "or a missing part)\n"
+        f"{watchlist}:2:10: notify[0]: unknown scheme nosuchservice://: "
+        "Apprise's wiki lists the services and their URLs\n"
+    )
+    watchlist.write_text(watchlist.read_text().replace("nosuchservice://x", "tgram://not-a-bot-token"))
+    wrong = tosmon("check", "--watchlist", watchlist)
+    assert wrong.code == 4
+    assert wrong.stderr == (
+        f"{watchlist}:2:10: notify[0]: Apprise cannot use this URL: Unparseable Telegram URL tgram://n...n\n"
     )
 
 

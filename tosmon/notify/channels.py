@@ -94,15 +94,29 @@ def check_channels(channels: tuple[Channel, ...], environ: Mapping[str, str]) ->
         except ConfigError as error:
             problems.extend(error.problems)
             continue
-        if apprise.Apprise.instantiate(url) is None:
-            scheme = url.partition("://")[0]
-            problems.append(
-                _problem(
-                    channel, f"Apprise cannot use this URL (unknown scheme {scheme}:// or a missing part)"
-                )
-            )
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
+            target = apprise.Apprise.instantiate(url)
+        if target is None:
+            problems.append(_problem(channel, _unusable(url, channel.url, log.getvalue())))
     if problems:
         raise ConfigError(problems)
+
+
+def _unusable(url: str, written: str, log: str) -> str:
+    """Why Apprise refused a URL, in its words, the URL's secrets left out."""
+    import apprise
+
+    scheme = url.partition("://")[0].lower()
+    known = {
+        protocol
+        for service in apprise.Apprise().details()["schemas"]
+        for protocol in (*(service.get("protocols") or ()), *(service.get("secure_protocols") or ()))
+    }
+    if scheme not in known:
+        return f"unknown scheme {scheme}://: Apprise's wiki lists the services and their URLs"
+    said = [line.strip().rstrip(".") for line in log.splitlines() if not line.startswith("Could not load")]
+    reason = said[0].replace(url, display(written)) if said and said[0] else "a part is missing or wrong"
+    return f"Apprise cannot use this URL: {reason}"
 
 
 def display(url: str) -> str:
