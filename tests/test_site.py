@@ -263,12 +263,18 @@ def test_check_site_rebuilds_the_site_after_each_run(
     page = site / "Tunehaven" / "Terms-of-Use.html"
     assert len(lxml.html.parse(str(page)).getroot().cssselect("section")) == 1
 
+    first_build = page.stat().st_ino
     served["page"] = demo_page(2)
     assert tosmon("check", "--watchlist", watchlist, "--site", site).code == 2
+    assert page.stat().st_ino != first_build
     document = lxml.html.parse(str(page)).getroot()
     assert len(document.cssselect("section")) == 2
     assert TRAINING_CLAUSE in " ".join(flagged_marks(document)[0].split())
     assert len(list((site / "evidence").rglob("*.html.txt"))) == 2
+
+    rebuilt = page.stat().st_ino
+    assert tosmon("check", "--watchlist", watchlist, "--site", site).code == 0
+    assert page.stat().st_ino == rebuilt  # no new version: the page (a diff per version) is kept as it was
 
     inside = tosmon("check", "--watchlist", watchlist, "--site", watchlist.parent / "snapshots" / "site")
     assert inside.code == 5 and "inside the snapshot store" in inside.stderr

@@ -17,6 +17,7 @@ The site is never written inside the snapshot store: `tosmon verify` would find 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import shutil
@@ -26,6 +27,9 @@ from pathlib import Path
 from urllib.parse import quote
 from urllib.request import pathname2url
 
+import orjson
+
+from tosmon import __version__
 from tosmon.diff import diff_versions
 from tosmon.errors import TosmonError
 from tosmon.feed import atom_feed, reworded_changes
@@ -37,6 +41,8 @@ from tosmon.store import Store, slug, write_atomic
 from tosmon.variants import and_list, current, difference_from_json, sentence
 
 EVIDENCE = "evidence"
+MANIFEST = ".tosmon-site.json"  # what each page was built from, so that unchanged pages are kept
+SITE_FORMAT = 1  # raise when pages change shape: every page is then rebuilt
 LATEST_FLAGGED = 20  # flagged versions on the index, the most severe first, then the newest
 
 STYLE = """
@@ -135,9 +141,16 @@ def build_site(
     refuse_inside(destination, store)
     pages = []
     rows = []
+    built = _manifest(destination)
+    written: dict[str, str] = {}
     for document, entries in timelines.items():
         page = destination / page_path(document)
-        write_atomic(page, document_page(store, document, entries, destination).encode())
+        fingerprint = written[page_path(document)] = _fingerprint(document, entries)
+        evidence = destination.joinpath(EVIDENCE, store.directory(document).relative_to(store.root))
+        # A page whose versions are the same as last time is the same page: rebuilding it (a diff
+        # per version) is what makes a site of years of history slow, and `check --site` runs nightly.
+        if built.get(page_path(document)) != fingerprint or not (page.is_file() and evidence.is_dir()):
+            write_atomic(page, document_page(store, document, entries, destination).encode())
         pages.append(page)
         flags = sum(len(entry.flags) for entry in entries)
         last = _date(entries[-1].version.date) if entries else ""
@@ -168,6 +181,7 @@ def build_site(
         + variants_section(store)
     )
     write_atomic(index, _page("Terms history", body, feed=True).encode())
+    write_atomic(destination / MANIFEST, orjson.dumps({"format": SITE_FORMAT, "pages": written}))
     return [index, *pages]
 
 
@@ -204,6 +218,36 @@ def variants_section(store: Store) -> str:
             + "</table>"
         )
     return '<h2 id="variants">Variants compared</h2>' + "".join(parts) if parts else ""
+
+
+def _manifest(destination: Path) -> dict[str, str]:
+    """The fingerprint of each page the last build wrote (none if it was another format or unreadable)."""
+    try:
+        data = orjson.loads((destination / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    pages = data.get("pages") if isinstance(data, dict) and data.get("format") == SITE_FORMAT else None
+    return pages if isinstance(pages, dict) else {}
+
+
+def _fingerprint(document: Document, entries: list[Entry]) -> str:
+    """What a document's page is made of: its versions, what they were compared with, their flags and evidence."""
+    made_of = [
+        __version__,
+        document.id,
+        document.url,
+        [
+            (
+                e.version.name,
+                e.previous.name if e.previous else None,
+                e.flags,
+                e.version.meta.get("sha256"),
+                (e.snapshot or {}).get("sha256"),
+            )
+            for e in entries
+        ],
+    ]
+    return hashlib.sha256(orjson.dumps(made_of, default=str)).hexdigest()
 
 
 def _latest_flagged(entries: list[Entry]) -> str:
