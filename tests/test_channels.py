@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 import pytest
 from pytest_httpserver import HTTPServer
 from test_notify import free_port
+from test_variants import Proxy, site  # noqa: F401  (the site fixture: variants on loopback)
+from test_variants import watchlist_text as variants_watchlist
 from werkzeug import Request, Response
 
 from tosmon.notify.channels import display
@@ -316,3 +318,30 @@ def test_notify_urls_are_validated_with_the_watchlist(tosmon, pages, watchlist_f
 )
 def test_channels_are_named_in_logs_without_their_secrets(url: str, shown: str) -> None:
     assert display(url) == shown
+
+
+def test_notifications_say_which_countries_are_told_a_clause(
+    site,  # noqa: F811  (the fixture)
+    tosmon,
+    watchlist_file,
+    start_receiver,
+) -> None:
+    """A document watched as variants: the flagged clause one country gets and another does not."""
+    state, origin, us_exit = site
+    receiver = start_receiver(free_port())
+    watchlist = watchlist_file(
+        f"notify: json://127.0.0.1:{receiver.port}/hook\n"
+        + variants_watchlist(origin, Proxy("socks5", origin, us_exit).url)
+    )
+    tosmon("check", "--watchlist", watchlist)
+    state.ai_in = {"US"}
+
+    assert tosmon("check", "--watchlist", watchlist).code == 2
+
+    posted = receiver.json()[-1]
+    assert posted["title"].startswith(
+        "[tosmon] Tunehaven Terms of Service: the AI training clause appears in US"
+    )
+    [comparison] = posted["message"]["variants"]
+    assert comparison["summary"] == ["the AI training clause appears in US, not in GB and CA"]
+    assert [d["variant"] for d in posted["message"]["documents"]] == ["US"]

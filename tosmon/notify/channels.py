@@ -38,6 +38,8 @@ from tosmon.notify.content import (
 )
 from tosmon.report import SCHEMA_VERSION, changed_from, diff_text, flag_wording, safe_text
 from tosmon.site import version_url
+from tosmon.variants import and_list, comparison_to_json
+from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import Watchlist
 
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -190,6 +192,9 @@ def render_message(run: CheckRun, site_url: str | None = None) -> str:
             lines += [f"- {_line(r, site_url)}" for r in results[:MAX_LINES]]
             if len(results) > MAX_LINES:
                 lines.append(f"- … and {len(results) - MAX_LINES} more")
+    for comparison in run.variants:  # what one country or language is told and another is not
+        lines += ["", f"{comparison.service} {comparison.document}, {and_list(comparison.variants)}:"]
+        lines += [f"- {safe_text(line)}" for line in variants_summary(comparison)]
     return "\n".join(lines) + "\n"
 
 
@@ -225,6 +230,7 @@ def payload(run: CheckRun, title: str, site_url: str | None = None) -> dict[str,
             {
                 "service": result.document.service,
                 "document": result.document.name,
+                "variant": result.document.variant,
                 "url": result.document.url,
                 "status": result.status,
                 "version": result.version,
@@ -242,6 +248,7 @@ def payload(run: CheckRun, title: str, site_url: str | None = None) -> dict[str,
         "summary": summary(run),
         "started_at": run.started_at.astimezone(UTC).isoformat(),
         "documents": documents,
+        "variants": [comparison_to_json(c) for c in run.variants],  # as in `check --json`
     }
 
 
