@@ -191,10 +191,12 @@ def export_command(document: str | None, watchlist: Path, snapshots: Path | None
 @store_options
 @handle_errors
 def site_command(directory: Path, watchlist: Path, snapshots: Path | None) -> None:
-    """Write a static site of the history into DIRECTORY, ready to publish: an index opening on the
-    latest flagged changes, a page per document with its timeline and side-by-side diffs, feed.xml,
-    and the evidence (raw snapshots, version texts, with their sha256) copied in. The pages also
-    work when opened from disk. DIRECTORY must be outside the snapshot store.
+    """Write a static site of the history, ready to publish.
+
+    DIRECTORY gets an index opening on the latest flagged changes, a page per document with its
+    timeline and side-by-side diffs, feed.xml, and the evidence (raw snapshots, version texts, with
+    their sha256) copied in. The pages also work when opened from disk. DIRECTORY must be outside
+    the snapshot store; a rebuild only rewrites the pages of documents with new versions.
 
     \b
     Example:

@@ -51,14 +51,20 @@ def require_channels(config: Watchlist) -> None:
 
 @main.group("notify")
 def notify_group() -> None:
-    """Notification channels (Slack, Discord, Matrix, Telegram, ntfy, webhooks…): check that they work."""
+    """Check that the notification channels work.
+
+    Channels are Apprise URLs (Slack, Discord, Matrix, Telegram, ntfy, Mastodon, webhooks…) listed
+    under `notify:` in the watchlist.
+    """
 
 
 @notify_group.command("test")
 @watchlist_option
 @handle_errors
 def notify_test_command(watchlist: Path) -> None:
-    """Send a test notification to every `notify:` channel of the watchlist, its services' too.
+    """Send a test message to every notification channel.
+
+    The channels are the watchlist's `notify:` list and its services' own.
 
     \b
     Example:
