@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tosmon.browser import Browser, fetch_page
+from tosmon.browser import Browser, Fetched, fetch_judged, remembered
 from tosmon.diff import diff_versions
 from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.extract import page_text
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
-from tosmon.health import CONFIRMATIONS, Problem, page_problem, sha
+from tosmon.health import CONFIRMATIONS, Problem, notice_problem, page_problem, sha
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
 from tosmon.store import Store, StoredVersion
 from tosmon.variants import compare_variants
@@ -188,21 +188,40 @@ async def _check_document(
     same_rules = state.get("rules") == fingerprint
     trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
     conditional = same_rules and not trouble  # a 304 must never vouch for a problem page
+    rules_changed = bool(state.get("rules")) and not same_rules
+    earlier = store.last_snapshot(document) if rules_changed else None  # before this run's page is stored
+    versions: list[StoredVersion] | None = None
+    rebased: str | None = None
+
+    def judge(page: Document, snapshot: Snapshot) -> tuple[str, Problem | None] | None:
+        """The page's text and problem; None for the body last found healthy (nothing to extract)."""
+        nonlocal versions, rebased
+        if conditional and state.get("body_sha256") == snapshot.sha256 and store.latest_version(document):
+            return None
+        if versions is None:
+            if earlier is not None:
+                rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
+            versions = store.versions(document)
+        previous = versions[-1] if versions else None
+        return _problem_of(document, snapshot, previous.text if previous else None)
+
+    memory = remembered(state, document.url)
     try:
-        snapshot = await fetch_page(
+        fetched = await fetch_judged(
             document,
             fetcher,
             browser,
+            judge,
+            memory=memory,
             etag=str(state["etag"]) if conditional and state.get("etag") else None,
             last_modified=str(state["last_modified"]) if conditional and state.get("last_modified") else None,
         )
     except FetchError as error:
         return _fetch_failed(store, document, state, trouble, error, fetcher.now())
-    if snapshot is None:  # 304 Not Modified
+    if fetched is None:  # 304 Not Modified
         return CheckResult(document, "unchanged", checked_at=fetcher.now())
+    snapshot = fetched.snapshot
     try:
-        rules_changed = bool(state.get("rules")) and not same_rules
-        earlier = store.last_snapshot(document) if rules_changed else None  # before this one is stored
         raw_file = store.record_snapshot(document, snapshot)
         new_state: dict[str, object] = {
             "rules": fingerprint,
@@ -210,20 +229,12 @@ async def _check_document(
             "last_modified": snapshot.last_modified,
             "body_sha256": snapshot.sha256,
         }
-        if (
-            same_rules
-            and not trouble
-            and state.get("body_sha256") == new_state["body_sha256"]
-            and store.latest_version(document)
-        ):
+        if fetched.memory is not None:
+            new_state["browser"] = {document.url: fetched.memory}
+        if fetched.text is None:
             store.save_state(document, new_state)
             return CheckResult(document, "unchanged", checked_at=snapshot.fetched_at)
-        rebased = None
-        if earlier is not None:
-            rebased = _rebase_on_new_rules(store, document, earlier, snapshot.fetched_at)
-        versions = store.versions(document)
-        previous = versions[-1] if versions else None
-        text, problem = _problem_of(document, snapshot, previous.text if previous else None)
+        text, problem = fetched.text, fetched.problem
         if problem is not None:
             result, kept = _in_trouble(store, document, text, problem, trouble, snapshot, raw_file, taxonomy)
             if kept is not None:
@@ -244,10 +255,27 @@ async def _check_document(
             notes.insert(0, f"recovered: {trouble.get('reason')} (since {str(trouble.get('since'))[:10]})")
         if rebased:
             notes.insert(0, f"the selectors changed: the last page was re-extracted with them as {rebased}")
+        if fetched.plain is not None and memory is None and fetched.memory is not None:
+            notes.insert(
+                0,
+                f"plain HTTP gave no document ({fetched.plain.reason}): rendered in the browser, as it "
+                "will be from now on (plain HTTP is tried again weekly)",
+            )
         store.save_state(document, new_state)
         return replace(result, notice="; ".join(notes) or None, recovered=bool(trouble))
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=snapshot.fetched_at)
+
+
+def _judge_part(page: Document, snapshot: Snapshot) -> tuple[str, Problem | None]:
+    """A page of a combined document: its text, and whether it has any, or is an error page."""
+    try:
+        text = page_text(page, snapshot)
+    except ExtractError as error:
+        return "", Problem("selector", str(error))
+    if not text.strip():
+        return text, Problem("empty", "the page has no text (empty page?)")
+    return text, notice_problem(text, snapshot.body)
 
 
 async def _check_combined(
@@ -266,11 +294,15 @@ async def _check_combined(
         )
         for p in document.parts
     ]
-
+    state = store.state(document)
     fetched = await asyncio.gather(
-        *(fetch_page(page, fetcher, browser) for page in pages), return_exceptions=True
+        *(
+            fetch_judged(page, fetcher, browser, _judge_part, memory=remembered(state, page.url))
+            for page in pages
+        ),
+        return_exceptions=True,
     )
-    snapshots: list[Snapshot] = []
+    parts: list[Fetched] = []
     for page, outcome in zip(pages, fetched, strict=True):
         if isinstance(outcome, FetchError):  # the first page that failed, in the document's order
             return CheckResult(
@@ -279,21 +311,30 @@ async def _check_combined(
         if isinstance(outcome, BaseException):
             raise outcome  # a bug, not a fetch failure: check_async reports it as an internal error
         assert outcome is not None  # no conditional request was sent, so no "304 Not Modified"
-        snapshots.append(outcome)
-    fetched_at = max(s.fetched_at for s in snapshots)
+        parts.append(outcome)
+    fetched_at = max(part.snapshot.fetched_at for part in parts)
     try:
-        raw_files, texts = [], []
-        for page, snapshot in zip(pages, snapshots, strict=True):
-            raw_files.append(store.record_snapshot(document, snapshot))
-            try:
-                text = page_text(page, snapshot)
-            except ExtractError as error:
-                raise ExtractError(f"{page.url}: {error}") from None
-            if not text.strip():
-                raise ExtractError(f"{page.url}: the page has no text (empty page?); not recorded")
-            texts.append(text)
+        raw_files = [store.record_snapshot(document, part.snapshot) for part in parts]
+        memory = {page.url: part.memory for page, part in zip(pages, parts, strict=True) if part.memory}
+        if memory != (state.get("browser") or {}):
+            store.save_state(
+                document,
+                {
+                    **{k: v for k, v in state.items() if k != "browser"},
+                    **({"browser": memory} if memory else {}),
+                },
+            )
+        for page, part in zip(pages, parts, strict=True):
+            if part.problem is not None:
+                end = "" if part.problem.kind == "selector" else "; not recorded"
+                raise ExtractError(f"{page.url}: {part.problem.reason}{end}")
         return record(
-            store, document, "\n".join(texts), date=fetched_at, taxonomy=taxonomy, snapshot=raw_files
+            store,
+            document,
+            "\n".join(str(part.text) for part in parts),
+            date=fetched_at,
+            taxonomy=taxonomy,
+            snapshot=raw_files,
         )
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=fetched_at)
@@ -669,7 +710,8 @@ def reextract(store: Store, document: Document) -> Reextraction:
         # an old version dated after the last rebuilt one must not stay the baseline
         recorded.append(_record_rebuilt(store, document, text, latest.date, metas[-1], recorded))
     if metas:
-        store.save_state(document, {"rules": fingerprint, "body_sha256": metas[-1].get("sha256")})
+        kept = {key: value for key, value in store.state(document).items() if key == "browser"}
+        store.save_state(document, {**kept, "rules": fingerprint, "body_sha256": metas[-1].get("sha256")})
     return Reextraction(document, len(metas), tuple(recorded), tuple(skipped))
 
 

@@ -1,7 +1,9 @@
 """Health guards: is a fetched page the document, or a problem to report instead of a new version?
 
 A bot challenge, a login wall, an empty page, a page in another language or a page that suddenly
-lost most of its text is not a new version of the terms. The raw snapshot is kept as evidence;
+lost most of its text is not a new version of the terms, nor is a short notice served in its place
+with status 200: the site's error page ("Page not found", "Something went wrong, try again later")
+or a shell saying it needs JavaScript. Their words, in seven languages, are data: notices.yaml. The raw snapshot is kept as evidence;
 the text is not recorded. The document then stays in a problem state (kept in its state.json)
 until a good page comes back, so the user hears once when it breaks and once when it recovers.
 
@@ -11,15 +13,20 @@ test, a banner that comes and goes) is reported the first time it goes back, the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
+from importlib import resources
+
+import yaml
 
 MIN_WORDS = 20  # fewer words than this is not a legal document
 LOST_SHARE = 0.4  # keeping less than this share of the last version's words is a broken page
 SHORT_PAGE_WORDS = 400  # challenge and login pages are short; long legal texts may mention captchas
 CONFIRMATIONS = 3  # a tiny, shrunken or translated text seen this many checks in a row is the new normal
+NOTICE_WORDS = 150  # an error page or a script shell says what it says in fewer words than this
 
 # Words a visitor reads on a challenge page (its text or title). Raw markup is not a sign: many
 # healthy pages load Cloudflare's `challenge-platform` script.
@@ -53,7 +60,9 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 class Problem:
     """Why a fetched page is not a version of the document."""
 
-    kind: str  # "challenge", "login", "empty", "tiny", "shrunk", "language" or "selector"
+    kind: (
+        str  # "challenge", "login", "error-page", "script", "empty", "tiny", "shrunk", "language", "selector"
+    )
     reason: str
 
     @property
@@ -106,6 +115,9 @@ def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None
             return Problem("challenge", "the site answered with a bot challenge instead of the page")
         if PASSWORD_FIELD.search(body) and LOGIN_WORDS.search(text):
             return Problem("login", "the site answered with a login page instead of the document")
+        notice = notice_problem(text, body)
+        if notice is not None:
+            return notice
     if not found:
         return Problem("empty", "the page has no text (empty page?)")
     if found < MIN_WORDS:
@@ -118,3 +130,61 @@ def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None
     if was and now and was != now:
         return Problem("language", f"the page is now in another language ({now}; it was in {was})")
     return None
+
+
+# -- notices served in the page's place: error pages and script shells (the words: notices.yaml) --
+
+NOSCRIPT = re.compile(rb"<noscript[^>]*>(.*?)</noscript>", re.IGNORECASE | re.DOTALL)
+
+
+@functools.cache
+def _notices() -> dict[str, re.Pattern[str]]:
+    """notices.yaml's phrases, one pattern per kind of notice; read when a short page first needs them."""
+    data = yaml.safe_load(resources.files("tosmon").joinpath("notices.yaml").read_text(encoding="utf-8"))
+    patterns = {kind: _phrases(by_language) for kind, by_language in data.items() if kind != "loading"}
+    patterns["loading"] = _phrases(data["loading"], then=r"\s*(?:\.{2,3}|…)")
+    return patterns
+
+
+def _phrases(by_language: dict[str, list[str]], then: str = r"(?!\w)") -> re.Pattern[str]:
+    """Any of the phrases, as whole words, with any spacing and either apostrophe, followed by `then`."""
+    alternatives = (
+        r"\s+".join(re.escape(word).replace("'", "['’]") for word in phrase.split())
+        for phrases in by_language.values()
+        for phrase in phrases
+    )
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + ")" + then, re.IGNORECASE)
+
+
+def notice_problem(text: str, body: bytes) -> Problem | None:
+    """A short text that is the site's error page, or a shell saying the page needs JavaScript.
+
+    Neither is ever confirmed into a version, however many checks in a row it comes back: sites
+    serve error pages with status 200 for days. The page's title counts (an empty page titled
+    "Page not found"), and so does what a nearly empty page says to browsers without scripts
+    (`<noscript>`; a rendered page keeps it too, beside its text).
+    """
+    found_words = count_words(text, enough=NOTICE_WORDS)
+    if found_words >= NOTICE_WORDS:
+        return None
+    title = TITLE.search(body[:50_000])
+    seen = text + " " + (title.group(1).decode("utf-8", "replace") if title else "")
+    found = _notices()["error_page"].search(seen)
+    if found:
+        quoted = " ".join(found.group(0).split())
+        return Problem(
+            "error-page", f'the site answered with an error page ("{quoted}") instead of the document'
+        )
+    if found_words < MIN_WORDS:  # what a page says to browsers without scripts, if it says little else
+        seen += " " + b" ".join(NOSCRIPT.findall(body[:200_000])).decode("utf-8", "replace")
+    found = _notices()["script_shell"].search(seen)
+    if found:
+        quoted = " ".join(found.group(0).split())
+        return Problem("script", f'the page is an empty shell that needs JavaScript ("{quoted}")')
+    return None
+
+
+def placeholder(text: str) -> str | None:
+    """The placeholder a page shows while its text is on its way ("Loading…"), if a text is one."""
+    found = _notices()["loading"].search(text)
+    return found.group(0) if found else None

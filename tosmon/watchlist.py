@@ -460,10 +460,12 @@ class _Checker:
         """The watchlist, its services read from `stream` (which hands each entry to a function)."""
         sections = {"services", "defaults", "schedule", "email", "flags", "fetch", "notify", "site_url"}
         found = {key: (key_node, value) for key, key_node, value in self.mapping(root, "", sections)}
-        defaults: dict[str, object] = {}
+        defaults: dict[str, object] = {"fetcher": "auto"}  # plain HTTP, the browser when a page needs it
         if "defaults" in found:
-            defaults = self.document_settings(
-                found["defaults"][1], "defaults", {"accept_language", "ignore", "fetcher", "variants"}
+            defaults.update(
+                self.document_settings(
+                    found["defaults"][1], "defaults", {"accept_language", "ignore", "fetcher", "variants"}
+                )
             )
         schedule = self.cron(found["schedule"][1], "schedule") if "schedule" in found else ()
         email = self.email(found["email"][1], "email") if "email" in found else None
