@@ -23,7 +23,9 @@ SHELL = f"""<!doctype html><html><head><title>Terms</title></head><body>
 <script>document.getElementById("app").innerHTML = {json.dumps(TERMS)};</script>
 </body></html>"""
 # The same terms, written by the server.
-SERVER_RENDERED = f"<!doctype html><html><head><title>Terms</title></head><body><div id='app'>{TERMS}</div></body></html>"
+SERVER_RENDERED = (
+    f"<!doctype html><html><head><title>Terms</title></head><body><div id='app'>{TERMS}</div></body></html>"
+)
 EXPECTED = f"# Terms of Service\nYou keep the rights to your content.\n{BODY}\n"
 
 

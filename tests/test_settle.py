@@ -45,7 +45,9 @@ def test_a_container_saying_loading_for_two_seconds_gives_the_terms(
     ]
 
 
-def test_auto_fetcher_waits_for_the_terms_too(chromium, httpserver: HTTPServer, watchlist_file, tosmon) -> None:
+def test_auto_fetcher_waits_for_the_terms_too(
+    chromium, httpserver: HTTPServer, watchlist_file, tosmon
+) -> None:
     path = watchlist_file(
         f"services:\n  Example:\n    Terms:\n      url: {serve(httpserver, LOADING)}\n      select: '#terms'\n"
     )
