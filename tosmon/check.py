@@ -724,3 +724,57 @@ def _record_rebuilt(
     return store.record_version(
         document, text, date=date, source="reextract", snapshot=str(meta["file"]), extra=extra
     )
+
+
+async def try_page(
+    document: Document, settings: FetchSettings, now: Callable[[], datetime] = utcnow
+) -> Fetched:
+    """Fetch and judge a page as `check` would, recording nothing: what `tosmon extract URL` shows."""
+    browser = Browser(settings, now)  # started only if the page needs it
+    try:
+        async with new_client(settings) as client:
+            fetched = await fetch_judged(
+                document,
+                Fetcher(client, settings, now),
+                browser,
+                lambda page, snapshot: _problem_of(page, snapshot, None),
+            )
+    finally:
+        await browser.close()
+    assert fetched is not None  # no conditional request was sent, so no "304 Not Modified"
+    return fetched
+
+
+@dataclass(frozen=True)
+class StoredTrial:
+    """What a document's current rules make of its latest stored raw snapshot(s) (`tosmon extract DOCUMENT`)."""
+
+    text: str
+    problem: Problem | None
+    snapshots: tuple[dict[str, object], ...]  # the raw snapshots' metadata, a page each
+
+
+def try_stored(store: Store, document: Document) -> StoredTrial | None:
+    """Extract and judge the latest stored raw snapshot(s) with the document's rules, as `check` would
+    (against the latest version), recording nothing; None when no page of it is stored yet."""
+    if not document.parts:
+        meta = store.last_snapshot(document)
+        if meta is None:
+            return None
+        latest = store.latest_version(document)
+        text, problem = _problem_of(
+            document, stored_snapshot(store, document, meta), latest.text if latest else None
+        )
+        return StoredTrial(text, problem, (meta,))
+    texts, metas, problem = [], [], None
+    for part in document.parts:
+        page = replace(document, url=part.url, select=part.select, remove=part.remove, parts=())
+        meta = store.last_snapshot(document, part.url)
+        if meta is None:
+            return None
+        text, trouble = _judge_part(page, stored_snapshot(store, document, meta))
+        if trouble is not None and problem is None:
+            problem = Problem(trouble.kind, f"{part.url}: {trouble.reason}")
+        texts.append(text)
+        metas.append(meta)
+    return StoredTrial("\n".join(texts), problem, tuple(metas))

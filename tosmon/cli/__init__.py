@@ -12,6 +12,7 @@ from tosmon.cli import (  # noqa: F401  (registers the commands)
     demo,
     diff,
     email,
+    extract,
     history,
     listing,
     notify,

@@ -1,4 +1,4 @@
-"""`tosmon diff` and `tosmon extract`: the pipeline's diff, flag and extraction on local files."""
+"""`tosmon diff`: the pipeline's diff and flags on two local files or two stored versions."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tosmon.errors import ExitCode, TosmonError
 from tosmon.extract import extract, selector_problem
 from tosmon.flag import flag_changes, load_taxonomy
 from tosmon.history import find_document, find_version
-from tosmon.report import diff_to_json, safe_text
+from tosmon.report import diff_to_json
 
 selector_option = click.option(
     "--select", "select", multiple=True, metavar="CSS", help="CSS selector of the legal text (repeatable)."
@@ -154,13 +154,3 @@ def diff_command(
 def _names_documents(old: str, new: str) -> bool:
     """Whether OLD and NEW name stored documents (`Service/Document@VARIANT`) rather than local files."""
     return not Path(old).exists() and not Path(new).exists() and ("@" in old or "@" in new)
-
-
-@main.command("extract")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@selector_option
-@remove_option
-@handle_errors
-def extract_command(file: Path, select: tuple[str, ...], remove: tuple[str, ...]) -> None:
-    """Print the text tosmon extracts from a local file, to tune selectors without recording anything."""
-    click.echo(safe_text(read_text(file, select, remove)), nl=False)
