@@ -168,3 +168,35 @@ def test_http_fetcher_never_uses_the_browser(chromium, site: Site, watchlist_fil
         'the page is an empty shell that needs JavaScript ("enable JavaScript"); the page is kept as evidence'
     )
     assert site.take_visits() == ["http"]
+
+
+def test_a_lifted_bot_wall_gives_the_page_back_to_plain_http(
+    chromium, httpserver: HTTPServer, watchlist_file
+) -> None:
+    wall = {"up": True}
+    visits: list[str] = []
+
+    def serve(request: Request) -> Response:
+        browser = "Chrome" in request.headers.get("User-Agent", "")
+        visits.append("browser" if browser else "http")
+        if wall["up"] and not browser:
+            return Response("<h1>Access denied</h1>", status=403, content_type="text/html")
+        return Response(SERVER_RENDERED, content_type="text/html")
+
+    httpserver.expect_request("/terms").respond_with_handler(serve)
+    path = watchlist(watchlist_file, httpserver.url_for("/terms"))
+    config = load_watchlist(path)
+    store = Store(path.parent / "snapshots").open()
+    day = datetime(2026, 11, 2, 4, tzinfo=UTC)
+
+    def run(on: datetime) -> str:
+        return check(config.documents, store, settings=config.fetch, now=lambda: on).results[0].status
+
+    assert run(day) == "new"
+    assert visits == ["http", "browser"]
+    assert "browser" in state(path)
+
+    wall["up"] = False
+    assert run(day + timedelta(days=8)) == "unchanged"
+    assert "browser" not in state(path)  # the rendered page, the same as before, vouched for plain HTTP
+    assert versions(path) == [EXPECTED]

@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tosmon.errors import FetchError
 from tosmon.extract import is_html, is_pdf
@@ -311,7 +311,13 @@ class _Network:
         )
 
 
-Judge = Callable[[Document, Snapshot], "tuple[str, Problem | None] | None"]
+class Judge(Protocol):
+    """A page's text and what is wrong with it; None when the body is the last one found healthy (no
+    need to extract it again), unless `whole` asks for the text all the same."""
+
+    def __call__(
+        self, page: Document, snapshot: Snapshot, *, whole: bool = False
+    ) -> tuple[str, Problem | None] | None: ...
 
 
 @dataclass(frozen=True)
@@ -372,7 +378,7 @@ async def fetch_judged(
     except FetchError as error:
         if document.fetcher != "auto" or error.status not in BLOCK_STATUSES:
             raise
-        plain = Problem("blocked", f"plain HTTP was refused ({error.reason})")
+        plain = Problem("blocked", error.reason)
         return await _render_instead(document, browser, judge, plain, memory, now)
     if snapshot is None:
         return None
@@ -388,7 +394,7 @@ async def fetch_judged(
         # plain HTTP looks fine again, but is it the rendered page? Taken back only if it gives
         # the same text, so that a change of fetcher never reads as a change of terms.
         try:
-            rendered = _judged(judge, document, await browser.fetch(document), rendered=True)
+            rendered = _judged(judge, document, await browser.fetch(document), rendered=True, whole=True)
         except FetchError:
             return Fetched(snapshot, text, problem)
         if rendered.problem is None and (rendered.text or "").split() != text.split():
@@ -427,8 +433,9 @@ def _judged(
     *,
     rendered: bool,
     memory: dict[str, str] | None = None,
+    whole: bool = False,
 ) -> Fetched:
-    judged = judge(document, snapshot)
+    judged = judge(document, snapshot, whole=whole)
     text, problem = judged if judged is not None else (None, None)
     return Fetched(snapshot, text, problem, rendered=rendered, memory=memory)
 

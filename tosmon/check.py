@@ -193,10 +193,17 @@ async def _check_document(
     versions: list[StoredVersion] | None = None
     rebased: str | None = None
 
-    def judge(page: Document, snapshot: Snapshot) -> tuple[str, Problem | None] | None:
+    def judge(
+        page: Document, snapshot: Snapshot, *, whole: bool = False
+    ) -> tuple[str, Problem | None] | None:
         """The page's text and problem; None for the body last found healthy (nothing to extract)."""
         nonlocal versions, rebased
-        if conditional and state.get("body_sha256") == snapshot.sha256 and store.latest_version(document):
+        if (
+            not whole
+            and conditional
+            and state.get("body_sha256") == snapshot.sha256
+            and store.latest_version(document)
+        ):
             return None
         if versions is None:
             if earlier is not None:
@@ -267,7 +274,7 @@ async def _check_document(
         return CheckResult(document, "error", error=str(error), checked_at=snapshot.fetched_at)
 
 
-def _judge_part(page: Document, snapshot: Snapshot) -> tuple[str, Problem | None]:
+def _judge_part(page: Document, snapshot: Snapshot, *, whole: bool = False) -> tuple[str, Problem | None]:
     """A page of a combined document: its text, and whether it has any, or is an error page."""
     try:
         text = page_text(page, snapshot)
@@ -737,7 +744,7 @@ async def try_page(
                 document,
                 Fetcher(client, settings, now),
                 browser,
-                lambda page, snapshot: _problem_of(page, snapshot, None),
+                lambda page, snapshot, whole=False: _problem_of(page, snapshot, None),
             )
     finally:
         await browser.close()
