@@ -66,7 +66,7 @@ def test_add_fetches_once_shows_what_would_be_recorded_and_appends_the_entry(
     assert outcome.code == ExitCode.OK, outcome.stderr
     size = len(TERMS.format(date="2 March 2026").replace("Terms of", "Privacy").encode())
     assert outcome.stdout == (
-        f"Tunehaven/Privacy Policy: {site['privacy']} (http)\n"
+        f"Tunehaven/Privacy Policy: {site['privacy']} (auto)\n"
         f"  fetched: HTTP 200, text/html; charset=utf-8, {size:,} bytes\n"
         "  text: 47 words, 5 clauses\n"
         "  | # Privacy Service\n"
@@ -101,7 +101,7 @@ def test_add_dry_run_shows_but_leaves_the_watchlist_alone(tosmon, watchlist_file
         watchlist,
     )
     assert outcome.code == ExitCode.OK
-    assert outcome.stdout.startswith(f"Other/Privacy: {site['privacy']} (http)\n")
+    assert outcome.stdout.startswith(f"Other/Privacy: {site['privacy']} (auto)\n")
     assert outcome.stderr == f"not added to {watchlist} (--dry-run)\n"
     assert watchlist.read_text(encoding="utf-8") == before
 
@@ -205,9 +205,9 @@ def test_list_shows_each_document_with_its_latest_version_and_status(
     assert listed.code == ExitCode.OK, listed.stderr
     rows = json.loads(listed.stdout)["documents"]
     assert [(r["id"], r["fetcher"], r["versions"], r["status"]) for r in rows] == [
-        ("Tunehaven/Terms of Service", "http", 1, "ok"),
+        ("Tunehaven/Terms of Service", "auto", 1, "ok"),
         ("Tunehaven/Privacy Policy", "auto", 0, "not checked yet"),
-        ("Broken/Terms", "http", 0, "failing"),
+        ("Broken/Terms", "auto", 0, "failing"),
     ]
     assert rows[0]["url"] == site["terms"] and rows[0]["latest_version"].endswith("Z")
     assert rows[2]["problem"].startswith("HTTP 404")
@@ -409,7 +409,7 @@ SCRIPTED = """<!doctype html><html><head><title>Terms</title></head><body><main 
   "</p><p>We may use your uploads to train our artificial intelligence models.</p>";</script></body></html>"""
 
 
-def test_add_of_a_page_written_by_javascript_needs_the_browser_fetcher(
+def test_add_of_a_page_written_by_javascript_renders_it_unless_told_plain_http(
     tosmon, watchlist_file, site, httpserver: HTTPServer
 ) -> None:
     from tosmon.browser import find_chromium
@@ -420,14 +420,18 @@ def test_add_of_a_page_written_by_javascript_needs_the_browser_fetcher(
     url = serve(httpserver, "/app", SCRIPTED)
     watchlist = watchlist_file(WATCHLIST.format(url=site["terms"]))
     args = ("add", url, "--service", "Tunehaven", "--document", "App Terms", "--watchlist", watchlist)
-    plain = tosmon(*args)
+    plain = tosmon(*args, "--fetcher", "http")
     assert plain.code == ExitCode.DOCUMENT_FAILED
     assert plain.stderr == (
         "Error: Tunehaven/App Terms: the page has no text (empty page?): not added (fix --select/--remove, "
         "which `tosmon extract` helps to tune, try --fetcher browser, or add it anyway with --force)\n"
     )
-    browser = tosmon(*args, "--fetcher", "browser")
-    assert browser.code == ExitCode.OK, browser.stderr
-    assert browser.stdout.startswith(f"Tunehaven/App Terms: {url} (browser)\n")
-    assert "  | We may use your uploads to train our artificial intelligence models.\n" in browser.stdout
-    assert load_watchlist(watchlist).find("Tunehaven/App Terms").fetcher == "browser"
+    auto = tosmon(*args)  # the default, auto: plain HTTP, then the browser
+    assert auto.code == ExitCode.OK, auto.stderr
+    assert auto.stdout.startswith(f"Tunehaven/App Terms: {url} (auto)\n")
+    assert (
+        "  rendered in the browser: plain HTTP gave no document (the page has no text (empty page?))\n"
+        in auto.stdout
+    )
+    assert "  | We may use your uploads to train our artificial intelligence models.\n" in auto.stdout
+    assert load_watchlist(watchlist).find("Tunehaven/App Terms").fetcher == "auto"

@@ -733,25 +733,6 @@ def _record_rebuilt(
     )
 
 
-async def try_page(
-    document: Document, settings: FetchSettings, now: Callable[[], datetime] = utcnow
-) -> Fetched:
-    """Fetch and judge a page as `check` would, recording nothing: what `tosmon extract URL` shows."""
-    browser = Browser(settings, now)  # started only if the page needs it
-    try:
-        async with new_client(settings) as client:
-            fetched = await fetch_judged(
-                document,
-                Fetcher(client, settings, now),
-                browser,
-                lambda page, snapshot, whole=False: _problem_of(page, snapshot, None),
-            )
-    finally:
-        await browser.close()
-    assert fetched is not None  # no conditional request was sent, so no "304 Not Modified"
-    return fetched
-
-
 @dataclass(frozen=True)
 class StoredTrial:
     """What a document's current rules make of its latest stored raw snapshot(s) (`tosmon extract DOCUMENT`)."""

@@ -29,7 +29,7 @@ LINE_WIDTH = 100
 @click.option(
     "--fetcher",
     type=click.Choice(FETCHERS),
-    help="http (the default), browser (render in Chromium) or auto (the browser when HTTP falls short).",
+    help="auto (the default: plain HTTP, the browser when the page needs it), http or browser (always render).",
 )
 @click.option("--dry-run", is_flag=True, help="Fetch and show, but do not change the watchlist.")
 @click.option("--force", is_flag=True, help="Add the page even when it does not look like a legal document.")
@@ -109,6 +109,8 @@ def show(trial: Trial) -> None:
     if snapshot.final_url != document.url:
         fetched += f", from {safe_text(snapshot.final_url)}"
     click.echo(fetched)
+    if trial.plain is not None:
+        click.echo(f"  rendered in the browser: plain HTTP gave no document ({safe_text(trial.plain)})")
     words = count_words(trial.text)
     clause = "clause" if trial.clauses == 1 else "clauses"
     click.echo(f"  text: {words:,} word{'' if words == 1 else 's'}, {trial.clauses:,} {clause}")

@@ -6,7 +6,6 @@ watched document's latest stored raw snapshot, extracted with its rules. Nothing
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from dataclasses import replace
@@ -15,16 +14,16 @@ from urllib.parse import urlsplit
 
 import click
 
-from tosmon.check import try_page, try_stored
+from tosmon.check import try_stored
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.cli.diff import read_text, remove_option, selector_option
 from tosmon.errors import ExitCode, FetchError
 from tosmon.extract import selector_problem
 from tosmon.fetch import FetchSettings
-from tosmon.health import Problem
 from tosmon.models import Document
 from tosmon.report import safe_text
 from tosmon.store import Store
+from tosmon.trial import try_document
 from tosmon.watchlist import FETCHERS, load_watchlist
 
 URL = re.compile(r"https?://[^\s/?#]+", re.IGNORECASE)
@@ -76,15 +75,15 @@ def extract_command(
 def _extract_url(url: str, select: tuple[str, ...], remove: tuple[str, ...], fetcher: str) -> None:
     document = Document(urlsplit(url).hostname or url, "page", url, select, remove, fetcher=fetcher)  # type: ignore[arg-type]
     try:
-        fetched = asyncio.run(try_page(document, FetchSettings()))
+        trial = try_document(document, FetchSettings())
     except FetchError as error:
         fail(f"{url}: {error.reason}", ExitCode.DOCUMENT_FAILED)
-    if fetched.plain is not None:
-        how = f"rendered in the browser: plain HTTP gave no document ({fetched.plain.reason})"
+    if trial.plain is not None:
+        how = f"rendered in the browser: plain HTTP gave no document ({trial.plain})"
     else:
-        how = "fetched in the browser" if fetched.rendered else "fetched over plain HTTP"
+        how = "fetched in the browser" if trial.rendered else "fetched over plain HTTP"
     click.echo(how, err=True)
-    _print(fetched.text or "", fetched.problem)
+    _print(trial.text, trial.problem)
 
 
 def _extract_stored(
@@ -121,14 +120,14 @@ def _extract_stored(
         )
     for meta in trial.snapshots:
         click.echo(f"from {meta['file']} (fetched {meta['fetched_at']})", err=True)
-    _print(trial.text, trial.problem)
+    _print(trial.text, trial.problem.reason if trial.problem else None)
 
 
-def _print(text: str, problem: Problem | None) -> None:
+def _print(text: str, problem: str | None) -> None:
     click.echo(safe_text(text), nl=False)
     if problem is not None:
         click.echo(
-            f"problem: {problem.reason}: tosmon check would keep the page as evidence, not record it",
+            f"problem: {problem}: tosmon check would keep the page as evidence, not record it",
             err=True,
         )
         sys.exit(ExitCode.DOCUMENT_FAILED)
