@@ -1,4 +1,5 @@
-"""Shared fixtures: the CLI run in-process, watchlists written to a temporary folder, the shared corpus."""
+"""Shared fixtures: the CLI run in-process, watchlists written to a temporary folder, the shared corpus,
+the system's Chromium."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import trustme
 from click.testing import CliRunner
 from hypothesis import settings
 
+from tosmon.browser import find_chromium
 from tosmon.cli import main
 
 # CI explores the same examples on every run (a counterexample found while developing becomes a fix and a
@@ -81,6 +83,16 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is not at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The system's Chromium; tests using it skip, saying why, where it or Playwright is missing."""
+    pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
+    path = find_chromium()
+    if path is None:
+        pytest.skip("no Chromium on this machine: apt-get install chromium")
+    return path
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from test_browser import BODY, chromium  # noqa: F401  (the fixture)
+from test_browser import BODY
 from werkzeug import Request, Response
 
 from tosmon.check import check
@@ -200,3 +200,22 @@ def test_a_lifted_bot_wall_gives_the_page_back_to_plain_http(
     assert run(day + timedelta(days=8)) == "unchanged"
     assert "browser" not in state(path)  # the rendered page, the same as before, vouched for plain HTTP
     assert versions(path) == [EXPECTED]
+
+
+def test_each_page_of_a_combined_document_remembers_whether_it_needs_the_browser(
+    chromium, site: Site, httpserver: HTTPServer, watchlist_file, tosmon
+) -> None:
+    plain = httpserver.url_for("/plain")
+    path = watchlist_file(
+        f"services:\n  Example:\n    Terms:\n      combine:\n        - url: {site.url}\n        - url: {plain}\n"
+    )
+
+    assert (
+        json.loads(tosmon("check", "--watchlist", path, "--json").stdout)["documents"][0]["status"] == "new"
+    )
+    assert site.take_visits() == ["http", "browser"]
+    assert list(state(path)["browser"]) == [site.url]  # not the page plain HTTP gives whole
+
+    assert tosmon("check", "--watchlist", path).code == 0
+    assert site.take_visits() == ["browser"]
+    assert versions(path) == [f"{EXPECTED}\n{EXPECTED}"]

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 from test_pdf import make_pdf
 from werkzeug import Request, Response
 
-from tosmon.browser import Browser, find_chromium
+from tosmon.browser import Browser
 from tosmon.check import check_async
 from tosmon.fetch import FetchSettings
 from tosmon.flag import load_taxonomy
@@ -35,16 +35,6 @@ window.addEventListener("load", () => setTimeout(() => fetch("/api/terms")
 BODY = "These terms apply to every account, every upload and every use of the service, wherever you live and whatever device you use."
 TERMS = f"<h1>Terms of Service</h1><p>You keep the rights to your content.</p><p>{BODY}</p>"
 AI_TERMS = TERMS + "<p>We may use your content to train our artificial intelligence models.</p>"
-
-
-@pytest.fixture
-def chromium() -> str:
-    """The system's Chromium; these tests skip, saying why, where it or Playwright is missing."""
-    pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
-    path = find_chromium()
-    if path is None:
-        pytest.skip("no Chromium on this machine: apt-get install chromium")
-    return path
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 from test_auto_fetcher import SHELL
-from test_browser import BODY, chromium  # noqa: F401  (the fixture)
+from test_browser import BODY
 
 from tosmon.errors import ExitCode
 

@@ -133,3 +133,24 @@ def test_a_page_saying_it_needs_javascript_is_a_shell_not_a_document() -> None:
 
     assert problem is not None and (problem.kind, problem.confirmable) == ("script", False)
     assert problem.reason == 'the page is an empty shell that needs JavaScript ("aktivieren Sie JavaScript")'
+
+
+def test_an_error_page_in_a_combined_document_is_not_recorded(
+    httpserver: HTTPServer, watchlist_file, tosmon
+) -> None:
+    httpserver.expect_request("/one").respond_with_data(GOOD, content_type="text/html")
+    httpserver.expect_request("/two").respond_with_data(error_page("fr"), content_type="text/html")
+    two = httpserver.url_for("/two")
+    watchlist = watchlist_file(
+        "services:\n  Example:\n    Terms:\n      select: main\n      combine:\n"
+        f"        - url: {httpserver.url_for('/one')}\n        - url: {two}\n"
+    )
+
+    result = json.loads(tosmon("check", "--watchlist", watchlist, "--json").stdout)["documents"][0]
+
+    assert (result["status"], result["error"]) == (
+        "error",
+        f'{two}: the site answered with an error page ("Une erreur s’est produite") instead of the document; '
+        "not recorded",
+    )
+    assert list(watchlist.parent.glob("snapshots/Example/Terms/versions/*")) == []

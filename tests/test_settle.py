@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
-from test_browser import BODY, chromium  # noqa: F401  (the fixture)
+from test_browser import BODY
 
 TERMS = f"<h1>Terms of Service</h1><p>You keep the rights to your content.</p><p>{BODY}</p>"
 # The container says "Loading…" for two seconds, with no request under way, before the terms appear.
