@@ -756,7 +756,9 @@ def try_stored(store: Store, document: Document) -> StoredTrial | None:
         return StoredTrial(text, problem, (meta,))
     texts, metas, problem = [], [], None
     for part in document.parts:
-        page = replace(document, url=part.url, select=part.select, remove=part.remove, parts=())
+        page = replace(
+            document, url=part.url, select=part.select, remove=part.remove, ignore=part.ignore, parts=()
+        )
         meta = store.last_snapshot(document, part.url)
         if meta is None:
             return None
