@@ -12,7 +12,6 @@ from urllib.parse import unquote
 import lxml.html
 import pytest
 from pytest_httpserver import HTTPServer
-from test_browser import chromium  # noqa: F401  (the chromium fixture)
 from test_history import (
     DOCUMENT,
     HOSTILE_CLAUSE,
@@ -103,7 +102,7 @@ def test_site_page_shows_the_flagged_clause_in_headless_chromium(tosmon, tmp_pat
 def test_site_is_self_contained_every_evidence_link_resolving_inside_it_in_chromium(
     tosmon,
     tmp_path,
-    chromium,  # noqa: F811  (the fixture)
+    chromium,
 ) -> None:
     """Open the site in Chromium (Playwright), follow every link of every page: all stay inside the
     site, and each archived file has the sha256 the page shows for it."""
