@@ -302,7 +302,7 @@ def test_no_captures_in_range_records_nothing(tosmon, watchlist_file, archive) -
     archive.captures = []
     outcome = run_backfill(tosmon, watchlist_file(WATCHLIST), archive)
     assert outcome.code == 0
-    assert "0 version(s) recorded" in outcome.stdout
+    assert "0 versions recorded" in outcome.stdout
 
 
 def test_backfill_needs_a_watched_document(tosmon, watchlist_file, archive) -> None:

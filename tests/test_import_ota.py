@@ -449,7 +449,7 @@ def test_import_ota_says_on_stderr_what_was_not_converted_and_why(tosmon, declar
         f"note: {declared}: Example/Trackers Policy: OTA filter removeTrackingIDs (removes the `h` parameter "
         "(a per-request signature) from links): as `ignore`" in stderr
     )
-    assert stderr[-1] == "converted 3 document(s); 2 not converted"
+    assert stderr[-1] == "converted 3 documents; 2 not converted"
 
 
 def test_a_document_declared_in_two_files_is_imported_once(tosmon, declared: Path, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_every_exit_code_is_documented_in_the_readme_and_help(tosmon) -> None:
     help_text = tosmon("--help").stdout
     for code in ExitCode:
         assert f"| {code.value} |" in README
-        assert f"  {code.value}  {code.name.lower().replace('_', ' ')}:" in help_text
+        assert f"  {code.value:<3} {code.name.lower().replace('_', ' ')}:" in help_text
 
 
 def test_wrong_arguments_exit_with_the_usage_code_not_the_flagged_code(tosmon) -> None:

@@ -33,7 +33,7 @@ def test_reextract_rebuilds_versions_as_a_change_of_rules(tosmon, httpserver, wa
     outcome = tosmon("reextract", "Example/Terms of Service", "--watchlist", watchlist)
 
     assert outcome.code == ExitCode.OK
-    assert outcome.stdout == "Example/Terms of Service: 3 snapshot(s) re-extracted, 2 version(s) recorded\n"
+    assert outcome.stdout == "Example/Terms of Service: 3 snapshots re-extracted, 2 versions recorded\n"
     directory = watchlist.parent / "snapshots" / "Example" / "Terms-of-Service" / "versions"
     metas = [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
     rebuilt = [m for m in metas if m.get("reason") == "rules-changed"]
@@ -76,5 +76,5 @@ def test_reextract_skips_a_missing_raw_snapshot_and_goes_on(tosmon, httpserver, 
     first.unlink()
     outcome = tosmon("reextract", "--watchlist", watchlist)
     assert outcome.code == ExitCode.OK
-    assert outcome.stdout == "Example/Terms of Service: 2 snapshot(s) re-extracted, 1 version(s) recorded\n"
+    assert outcome.stdout == "Example/Terms of Service: 2 snapshots re-extracted, 1 version recorded\n"
     assert outcome.stderr == f"  skipped {first}: unreadable: No such file or directory\n"

@@ -54,7 +54,7 @@ def test_verify_finds_a_store_written_by_check_intact(
     assert outcome.code == 0
     assert outcome.stdout == ""
     # tosmon-store.json, document.json, state.json, 2 x (raw .json + .html), 2 x (version .json + .md)
-    assert outcome.stderr == f"{store.root}: 1 documents, 11 files: all intact\n"
+    assert outcome.stderr == f"{store.root}: 1 document, 11 files: all intact\n"
 
 
 @pytest.mark.parametrize("case", DAMAGE, ids=[c["name"] for c in DAMAGE])
@@ -74,7 +74,7 @@ def test_verify_reports_damage_by_file_and_exits_6(
     outcome = tosmon("verify", "--snapshots", store.root)
     assert outcome.code == 6
     assert outcome.stdout == f"{target}: {case['problem'].format(stem=target.stem)}\n"
-    assert outcome.stderr.startswith(f"Error: 1 problem(s) in the store {store.root} (1 documents, ")
+    assert outcome.stderr.startswith(f"Error: 1 problem in the store {store.root} (1 document, ")
 
 
 def test_verify_reports_two_identical_versions_in_a_row(

@@ -29,6 +29,10 @@ class ExitCode(IntEnum):
     STORE = 6  # the snapshot store is damaged or cannot be written
     LOCKED = 7  # another tosmon run holds the store
     NOTIFY = 8  # the e-mailed report or a notification could not be sent (it waits in the outbox)
+    OUTPUT = 9  # the output could not be written (disk full, -o FILE not writable)
+    INTERNAL = 70  # a bug in tosmon: an unexpected error (EX_SOFTWARE of sysexits.h)
+    INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT, as a shell reports it)
+    PIPE_CLOSED = 141  # the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell reports it
 
 
 class TosmonError(Exception):

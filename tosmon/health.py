@@ -22,6 +22,8 @@ from importlib import resources
 
 import yaml
 
+from tosmon.text import plural
+
 MIN_WORDS = 20  # fewer words than this is not a legal document
 LOST_SHARE = 0.4  # keeping less than this share of the last version's words is a broken page
 SHORT_PAGE_WORDS = 400  # challenge and login pages are short; long legal texts may mention captchas
@@ -121,11 +123,13 @@ def page_problem(text: str, body: bytes, previous: str | None) -> Problem | None
     if not found:
         return Problem("empty", "the page has no text (empty page?)")
     if found < MIN_WORDS:
-        return Problem("tiny", f"the page has almost no text ({found} words)")
+        return Problem("tiny", f"the page has almost no text ({plural(found, 'word')})")
     if previous is None:
         return None
     if found < before * LOST_SHARE:
-        return Problem("shrunk", f"the text lost most of its content ({before} words before, {found} now)")
+        return Problem(
+            "shrunk", f"the text lost most of its content ({plural(before, 'word')} before, {found:,} now)"
+        )
     was, now = language(previous), language(text)
     if was and now and was != now:
         return Problem("language", f"the page is now in another language ({now}; it was in {was})")

@@ -22,6 +22,7 @@ from tosmon.flag import Taxonomy, flag_changes
 from tosmon.models import CheckResult, Document, Flag, Snapshot
 from tosmon.report import flag_title
 from tosmon.store import Store, StoredVersion, read_json
+from tosmon.text import plural
 
 CHANGE_KINDS = ("added", "removed", "changed", "moved")
 NUMBERED = re.compile(r"#?(-?\d+)")  # as numbered by `history`; -N counts from the end, as #-N does
@@ -139,7 +140,7 @@ def counts(entry: Entry) -> str:
     """How much changed since the version before, in words."""
     if entry.previous is None:
         return "first recorded version"
-    parts = [f"{n} clause(s) {kind}" for kind, n in entry.changes.items() if n]
+    parts = [f"{plural(n, 'clause')} {kind}" for kind, n in entry.changes.items() if n]
     return ", ".join(parts) or "no clause changed"
 
 

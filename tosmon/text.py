@@ -43,3 +43,8 @@ def normalize_text(text: str) -> str:
         if line.strip() or (out and out[-1]):
             out.append(line if line.strip() else "")
     return "\n".join(out).strip("\n") + ("\n" if out else "")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 word`, `2 words`: the count with its noun, never `word(s)`."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"

@@ -19,6 +19,7 @@ from tosmon.models import CheckResult
 from tosmon.otaversions import import_versions
 from tosmon.report import safe_text
 from tosmon.store import Store
+from tosmon.text import plural
 from tosmon.watchlist import load_watchlist
 
 WAIT = wait_option()
@@ -35,7 +36,8 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
     errors = [r for r in results if r.status == "error"]
     flags = sum(len(r.flags) for r in results)
     console.print(
-        f"{len(recorded)} version(s) recorded, {flags} flagged clause(s), {len(errors)} failure(s)",
+        f"{plural(len(recorded), 'version')} recorded, {plural(flags, 'flagged clause')}, "
+        f"{plural(len(errors), 'failure')}",
         highlight=False,
     )
     if errors:
@@ -115,7 +117,7 @@ def backfill_command(
         except FetchError as error:
             fail(f"{found.id}: the archive could not be queried: {error.reason}", ExitCode.DOCUMENT_FAILED)
     click.echo(
-        f"{safe_text(found.id)}: {result.listed} capture(s) listed, {result.skipped} done before, "
+        f"{safe_text(found.id)}: {plural(result.listed, 'capture')} listed, {result.skipped} done before, "
         f"{result.fetched} fetched",
         err=True,
     )

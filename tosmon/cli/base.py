@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -13,37 +17,97 @@ import click
 from tosmon import __version__
 from tosmon.errors import ConfigError, ExitCode, LockedError, NotifyError, StoreError, TosmonError
 
+EXIT_CODES = {
+    ExitCode.OK: "nothing changed / the texts are equal",
+    ExitCode.CHANGED: "a document is new or changed / the texts differ",
+    ExitCode.FLAGGED: "a new clause was flagged",
+    ExitCode.DOCUMENT_FAILED: "some documents failed; the others were checked",
+    ExitCode.CONFIG: "invalid watchlist; nothing was fetched",
+    ExitCode.USAGE: "wrong arguments or unreadable input file",
+    ExitCode.STORE: "the snapshot store is damaged or not writable",
+    ExitCode.LOCKED: "another run holds the store",
+    ExitCode.NOTIFY: "a report or notification could not be sent (kept in the outbox)",
+    ExitCode.OUTPUT: "the output could not be written (disk full?)",
+    ExitCode.INTERNAL: "a bug in tosmon (--debug shows the traceback)",
+    ExitCode.INTERRUPTED: "stopped by Ctrl-C",
+    ExitCode.PIPE_CLOSED: "the reader of the output went away (| head)",
+}
 EXIT_CODES_HELP = "\n".join(
-    f"  {code.value}  {code.name.lower().replace('_', ' ')}: {doc}"
-    for code, doc in (
-        (ExitCode.OK, "nothing changed / the texts are equal"),
-        (ExitCode.CHANGED, "a document is new or changed / the texts differ"),
-        (ExitCode.FLAGGED, "a new clause was flagged"),
-        (ExitCode.DOCUMENT_FAILED, "some documents failed; the others were checked"),
-        (ExitCode.CONFIG, "invalid watchlist; nothing was fetched"),
-        (ExitCode.USAGE, "wrong arguments or unreadable input file"),
-        (ExitCode.STORE, "the snapshot store is damaged or not writable"),
-        (ExitCode.LOCKED, "another run holds the store"),
-        (ExitCode.NOTIFY, "a report or notification could not be sent (kept in the outbox)"),
-    )
+    f"  {code.value:<3} {code.name.lower().replace('_', ' ')}: {text}" for code, text in EXIT_CODES.items()
 )
 
 
 class TosmonGroup(click.Group):
-    """click's own usage errors exit 2, which is tosmon's FLAGGED: map them to USAGE instead."""
+    """Every way a command can end maps to one documented exit code.
+
+    click's own usage errors exit 2, which is tosmon's FLAGGED: they exit USAGE instead. An
+    unexpected exception is a bug: one line and INTERNAL, not Python's 1 (CHANGED), so cron and
+    systemd never take a crash for a result. A closed stdout (`tosmon history | head -1`) ends
+    quietly with PIPE_CLOSED, as a shell would report a program killed by SIGPIPE.
+    """
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
+            sys.stdout.flush()  # so that a failed write is reported here, not by the interpreter at exit
         except click.ClickException as error:
             error.show()
             sys.exit(ExitCode.USAGE)
         except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(ExitCode.USAGE)
+            click.echo("Interrupted.", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except OSError as error:
+            if not _output_error(error):
+                raise
+            sys.exit(_output_failed(error))
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as error:
+            if _output_error(error):
+                sys.exit(_output_failed(error))
+            _internal_error(ctx, error)
+        except Exception as error:
+            _internal_error(ctx, error)
+
+
+# What a failed write to stdout raises; a file tosmon writes itself names the file (`filename`), and
+# network errors are translated where they occur: such an error reaching the top is the output's.
+OUTPUT_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _output_error(error: OSError) -> bool:
+    return error.errno in OUTPUT_ERRORS and error.filename is None
+
+
+def _output_failed(error: OSError) -> ExitCode:
+    """Say once why the output stopped (nothing when its reader left), and keep the interpreter from
+    trying again at exit: what is still buffered goes to /dev/null."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    if error.errno == errno.EPIPE:
+        return ExitCode.PIPE_CLOSED
+    click.echo(f"Error: cannot write the output: {error.strerror or error}", err=True)
+    return ExitCode.OUTPUT
+
+
+def _internal_error(ctx: click.Context, error: Exception) -> NoReturn:
+    if ctx.params.get("debug"):
+        traceback.print_exception(error)
+    message = " ".join(str(error).split())
+    hint = "" if ctx.params.get("debug") else " (TOSMON_DEBUG=1 or tosmon --debug shows the traceback)"
+    click.echo(
+        f"internal error: {type(error).__name__}{': ' + message if message else ''}; please report it{hint}",
+        err=True,
+    )
+    sys.exit(ExitCode.INTERNAL)
 
 
 @click.group(
@@ -52,7 +116,13 @@ class TosmonGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="tosmon")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="TOSMON_DEBUG",
+    help="On an internal error, print the traceback too (also: TOSMON_DEBUG=1).",
+)
+def main(debug: bool) -> None:
     """Watch the terms of service of online platforms and flag new AI, training and licensing clauses."""
 
 

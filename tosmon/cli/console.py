@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -128,5 +130,11 @@ def render_comparison(console: Console, comparison: VariantComparison, limit: in
         console.print(f"  … and {len(comparison.appeared) - limit} more", style="dim")
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 (tosmon's CHANGED) when the reader of stdout leaves: let the command group say so."""
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=False)

@@ -14,9 +14,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from tosmon.cli.base import handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, out, render_flags
-from tosmon.errors import StoreError
+from tosmon.errors import ExitCode, StoreError
 from tosmon.export import EXPORTERS
 from tosmon.feed import atom_feed, reworded_changes
 from tosmon.flag import Taxonomy, load_taxonomy
@@ -33,6 +33,7 @@ from tosmon.models import Document
 from tosmon.report import SCHEMA_VERSION, safe_text
 from tosmon.site import version_url, write_site
 from tosmon.store import Store, write_atomic
+from tosmon.text import plural
 from tosmon.watchlist import load_watchlist
 
 
@@ -174,16 +175,42 @@ def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, 
 @document_argument
 @store_options
 @click.option(
-    "--format", "format_", type=click.Choice(sorted(EXPORTERS)), required=True, help="Output format."
+    "--format",
+    "format_",
+    type=click.Choice(sorted(EXPORTERS)),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: a version a line; csv: a flag a row.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (replaced whole, never half written) instead of stdout.",
 )
 @handle_errors
-def export_command(document: str | None, watchlist: Path, snapshots: Path | None, format_: str) -> None:
-    """Print every version and its flags, oldest first: JSON Lines (one version a line) or CSV (one flag a row)."""
+def export_command(
+    document: str | None, watchlist: Path, snapshots: Path | None, format_: str, output: Path | None
+) -> None:
+    """Print every version and its flags, oldest first: JSON Lines (one version a line) or CSV (one flag a row).
+
+    \b
+    Example:
+      tosmon export --format csv -o versions.csv
+    """
     store, timelines = select_timelines(watchlist, snapshots, document)
     entries = sorted(
         (e for t in timelines.values() for e in t), key=lambda e: (e.version.date, e.document.id)
     )
-    click.echo(EXPORTERS[format_](entries, store), nl=False)
+    text = EXPORTERS[format_](entries, store)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        write_atomic(output, text.encode("utf-8"))
+    except StoreError as error:
+        fail(str(error), ExitCode.OUTPUT)
+    click.echo(f"wrote {plural(len(entries), 'version')} to {output}", err=True)
 
 
 @main.command("site")
@@ -204,7 +231,7 @@ def site_command(directory: Path, watchlist: Path, snapshots: Path | None) -> No
     """
     store, documents, taxonomy = open_history(watchlist, snapshots)
     pages = write_site(store, documents, taxonomy, directory, site_url=site_address(watchlist))
-    click.echo(f"wrote {len(pages)} page(s) and feed.xml; open {pages[0]}", err=True)
+    click.echo(f"wrote {plural(len(pages), 'page')} and feed.xml; open {pages[0]}", err=True)
 
 
 def site_address(watchlist: Path) -> str | None:

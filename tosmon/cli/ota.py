@@ -9,6 +9,7 @@ import click
 from tosmon.cli.base import fail, handle_errors, main
 from tosmon.errors import ExitCode
 from tosmon.ota import Imported, import_declarations, to_yaml
+from tosmon.text import plural
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist_edit import add_documents
 
@@ -37,7 +38,8 @@ def import_ota_command(paths: tuple[Path, ...], into: Path | None) -> None:
     if into is None:
         click.echo(to_yaml(imported), nl=False)
         click.echo(
-            f"converted {len(imported.converted)} document(s); {not_converted} not converted", err=True
+            f"converted {plural(len(imported.converted), 'document')}; {not_converted} not converted",
+            err=True,
         )
         return
     there = {d.id for d in load_watchlist(into).documents} if into.exists() else set()
@@ -54,7 +56,7 @@ def import_ota_command(paths: tuple[Path, ...], into: Path | None) -> None:
         add_documents(into, new)  # type: ignore[arg-type]
     added = sum(len(documents) for documents in new.values())
     click.echo(
-        f"added {added} document(s) to {into}; {len(imported.converted) - added} already there, "
+        f"added {plural(added, 'document')} to {into}; {len(imported.converted) - added} already there, "
         f"{not_converted} not converted",
         err=True,
     )

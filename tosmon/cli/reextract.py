@@ -10,6 +10,7 @@ from tosmon.check import reextract
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.errors import ExitCode
 from tosmon.store import Store
+from tosmon.text import plural
 from tosmon.watchlist import load_watchlist
 
 
@@ -41,7 +42,8 @@ def reextract_command(document_id: str | None, watchlist: Path, snapshots: Path 
                 click.echo(f"{document.id}: no stored snapshot to re-extract")
                 continue
             click.echo(
-                f"{document.id}: {done.snapshots} snapshot(s) re-extracted, {len(done.versions)} version(s) recorded"
+                f"{document.id}: {plural(done.snapshots, 'snapshot')} re-extracted, "
+                f"{plural(len(done.versions), 'version')} recorded"
             )
             for reason in done.skipped:
                 click.echo(f"  skipped {reason}", err=True)

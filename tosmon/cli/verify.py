@@ -9,6 +9,7 @@ import click
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.errors import ExitCode
 from tosmon.store import Store
+from tosmon.text import plural
 
 
 @main.command("verify")
@@ -22,10 +23,11 @@ def verify_command(watchlist: Path, snapshots: Path | None) -> None:
         click.echo(str(damage))
     if verification.damage:
         fail(
-            f"{len(verification.damage)} problem(s) in the store {store.root} "
-            f"({verification.documents} documents, {verification.files} files checked)",
+            f"{plural(len(verification.damage), 'problem')} in the store {store.root} "
+            f"({plural(verification.documents, 'document')}, {plural(verification.files, 'file')} checked)",
             ExitCode.STORE,
         )
     click.echo(
-        f"{store.root}: {verification.documents} documents, {verification.files} files: all intact", err=True
+        f"{store.root}: {plural(verification.documents, 'document')}, {plural(verification.files, 'file')}: all intact",
+        err=True,
     )
