@@ -41,7 +41,7 @@ class TosmonError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a configuration file, with the place it was found."""
+    """One problem in a configuration file, with the place it was found (line 0: the whole file)."""
 
     file: str
     line: int
@@ -51,7 +51,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.where}: " if self.where else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.what}"
+        place = f"{self.line}:{self.column}:" if self.line else ""  # line 0: the file as a whole
+        return f"{self.file}:{place} {where}{self.what}"
 
 
 class ConfigError(TosmonError):

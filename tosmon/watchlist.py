@@ -89,9 +89,31 @@ def load_watchlist(path: Path) -> Watchlist:
     """Parse and validate a watchlist file; raise ConfigError listing every problem found."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([Problem(str(path), 1, 1, "", f"cannot read the watchlist: {error}")]) from None
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                Problem(
+                    str(path),
+                    0,
+                    0,
+                    "",
+                    "no such watchlist; pass --watchlist FILE, or see a working one with `tosmon demo --keep DIR`",
+                )
+            ]
+        ) from None
+    except OSError as error:
+        what = f"cannot read the watchlist: {error.strerror or error}"
+        raise ConfigError([Problem(str(path), 0, 0, "", what)]) from None
+    except UnicodeDecodeError as error:
+        line = text_line(path.read_bytes(), error.start)
+        what = f"not UTF-8 text: byte {error.object[error.start]:#04x} cannot be read; save the file as UTF-8"
+        raise ConfigError([Problem(str(path), line, 1, "", what)]) from None
     return parse_watchlist(text, path)
+
+
+def text_line(data: bytes, offset: int) -> int:
+    """The line number (from 1) of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def parse_watchlist(text: str, path: Path) -> Watchlist:
@@ -109,9 +131,10 @@ def _parse(text: str, path: Path, loader: type) -> Watchlist:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError(
-            [Problem(str(path), line, col, "", f"invalid YAML: {error.problem or error}")]
-        ) from None
+        what = f"invalid YAML: {error.problem or error}"
+        if "'\\t'" in (error.problem or ""):
+            what = "a tab character: YAML indents with spaces only; replace the tab with spaces"
+        raise ConfigError([Problem(str(path), line, col, "", what)]) from None
     except yaml.YAMLError as error:
         raise ConfigError([Problem(str(path), 1, 1, "", f"invalid YAML: {error}")]) from None
     if checker.problems:
@@ -551,6 +574,7 @@ class _Checker:
             return documents
         service_settings: dict[str, object] = {}
         doc_entries = []
+        misplaced = False
         for name, doc_key, doc_node in self.mapping(service_node, where):
             if name == "schedule":
                 service_settings["schedule"] = self.cron(doc_node, _join(where, name))
@@ -561,9 +585,18 @@ class _Checker:
                 service_settings["variants"] = self.variants(doc_node, _join(where, name))
             elif name == "notify":
                 service_settings["notify"] = self.channels(doc_node, _join(where, name))
+            elif name in DOCUMENT_KEYS and not isinstance(doc_node, _Mapping):
+                # the commonest slip: `url:` one level too high, straight under the service
+                self.problem(
+                    doc_key,
+                    _join(where, name),
+                    f"`{name}:` belongs to a document, not to the service: put it under a document "
+                    f"name, as in `{service}: {{Terms of Service: {{{name}: ...}}}}`",
+                )
+                misplaced = True
             else:
                 doc_entries.append((name, doc_key, doc_node))
-        if not doc_entries:
+        if not doc_entries and not misplaced:
             self.problem(service_node, where, "a service needs at least one document")
         for name, doc_key, doc_node in doc_entries:
             doc_where = _join(where, name)
