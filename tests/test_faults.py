@@ -308,7 +308,7 @@ def test_name_resolution_failure_is_not_retried(httpserver: HTTPServer, tmp_path
 
     result = asyncio.run(run()).results[0]
     assert result.status == "error"
-    assert result.error == "cannot connect: [Errno -2] Name or service not known"
+    assert result.error == "cannot resolve host name no-such-host.example: no such host (a typo, or no DNS?)"
     assert attempts == 1
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import os
 import re
 import select
@@ -185,8 +186,10 @@ class Fetcher:
         except httpx.ConnectError as error:
             if document.proxy:
                 raise _proxy_down(document.proxy, error) from None
+            reason = _reason(error, urlsplit(document.url).hostname)
             raise FetchError(
-                f"cannot connect: {_reason(error)}", transient=_transient_connect(error)
+                reason if reason.startswith("cannot resolve") else f"cannot connect: {reason}",
+                transient=_transient_connect(reason),
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
             if isinstance(error, httpx.RemoteProtocolError) and str(error).startswith(HUNG_UP):
@@ -234,8 +237,17 @@ def _decoder(content_encoding: str) -> zlib._Decompress | None:
     raise FetchError(f"unsupported Content-Encoding {content_encoding!r}; not recorded")
 
 
-def _reason(error: Exception) -> str:
-    return str(error) or type(error).__name__
+def _reason(error: Exception, host: str | None = None) -> str:
+    if isinstance(error, OSError) and error.errno is not None:
+        return plain_os_error(error, host)
+    text = str(error)
+    # httpx's own transport (used behind a proxy) words an OSError as "[Errno -2] Name or service not known"
+    coded = re.match(r"\[Errno (-?\d+)\] ", text)
+    if coded:
+        code = int(coded[1])
+        cls = socket.gaierror if code < 0 else OSError
+        return plain_os_error(cls(code, text[coded.end() :]), host)
+    return text or type(error).__name__
 
 
 def shown_proxy(url: str | None) -> str:
@@ -288,12 +300,35 @@ def _proxy_down(proxy: str | None, error: httpx.ConnectError) -> FetchError:
     return FetchError(f"proxy {shown_proxy(proxy)}: cannot connect: {_reason(error)}", transient=True)
 
 
-def _transient_connect(error: httpx.ConnectError) -> bool:
-    text = str(error).lower()
-    # A name that does not resolve or a certificate that does not verify will not fix itself in seconds.
-    return not any(
-        word in text for word in ("name or service", "nodename", "getaddrinfo", "certificate", "ssl")
-    )
+# What the system says when a connection fails, as a person would say it: `[Errno -2] Name or service
+# not known` means nothing to most readers of a report.
+OS_ERRORS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "the server reset the connection",
+    errno.ENETUNREACH: "the network is unreachable (no network?)",
+    errno.EHOSTUNREACH: "no route to the host",
+    errno.ETIMEDOUT: "the connection timed out",
+}
+
+
+def plain_os_error(error: OSError, host: str | None = None) -> str:
+    """An operating system's network error in plain words, naming the host when it is known."""
+    name = f" {host}" if host else ""
+    if isinstance(error, socket.gaierror):
+        if error.errno == socket.EAI_AGAIN:
+            return f"cannot resolve host name{name}: DNS did not answer (no network?)"
+        if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            return f"cannot resolve host name{name}: no such host (a typo, or no DNS?)"
+        return f"cannot resolve host name{name}: {error.strerror}"
+    if error.errno in OS_ERRORS:
+        return OS_ERRORS[error.errno]
+    return error.strerror or str(error) or type(error).__name__
+
+
+def _transient_connect(reason: str) -> bool:
+    text = reason.lower()
+    # A name that does not exist or a certificate that does not verify will not fix itself in seconds.
+    return not any(word in text for word in ("no such host", "certificate", "ssl"))
 
 
 def _http_error(response: httpx.Response) -> FetchError:
@@ -443,10 +478,8 @@ class _AsyncioBackend(httpcore.AsyncNetworkBackend):
                 reader, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout("no connection within the connect timeout") from None
-        except ConnectionRefusedError:
-            raise httpcore.ConnectError("connection refused") from None
         except OSError as error:
-            raise httpcore.ConnectError(_reason(error)) from None
+            raise httpcore.ConnectError(plain_os_error(error, host)) from None
         return _AsyncioStream(reader, writer)
 
     async def sleep(self, seconds: float) -> None:
