@@ -171,3 +171,29 @@ def diff_html(runs: Runs, *, deleted: str = "", inserted: str = "", side: int = 
         else:
             parts.append(escaped)
     return "".join(parts)
+
+
+# How a failure's reason starts -> what every document failing that way suggests.
+COMMON_FAILURES = (
+    ("cannot resolve host name", "no network? every document failed: cannot resolve host names"),
+    (
+        "cannot connect: the network is unreachable",
+        "no network? every document failed: the network is unreachable",
+    ),
+    ("timed out", "slow or no network? every document failed: timed out"),
+    (
+        "cannot connect: connection refused",
+        "every document failed: connection refused (a proxy or firewall?)",
+    ),
+)
+
+
+def common_failure(results: tuple[CheckResult, ...] | list[CheckResult]) -> str | None:
+    """One line when every document of a run (two or more) failed the same way, which says more about
+    the machine than about the documents: `no network? every document failed: cannot resolve host names`."""
+    if len(results) < 2 or any(r.status != "error" for r in results):
+        return None
+    for start, line in COMMON_FAILURES:
+        if all((r.error or "").startswith(start) for r in results):
+            return line
+    return None

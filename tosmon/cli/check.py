@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tosmon.check import check
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
-from tosmon.cli.console import make_console, render_run
+from tosmon.cli.console import make_console, new_document_details, render_run, store_arguments
 from tosmon.cli.email import send_reports
 from tosmon.cli.notify import send_notifications
 from tosmon.cli.selection import chosen, skip_renamed
@@ -135,6 +135,11 @@ def check_command(
             click.echo(chunk, nl=False)
         click.echo()
     else:
-        render_run(console, run)
+        render_run(
+            console,
+            run,
+            describe_new=new_document_details(store),
+            options=store_arguments(watchlist, snapshots),
+        )
     failed = next((code for code in after_run if code), None)
     sys.exit(failed or (ExitCode.DOCUMENT_FAILED if renamed else exit_code(run)))

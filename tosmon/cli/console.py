@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
+import shlex
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tosmon.models import Change, CheckRun, Flag, VariantComparison
-from tosmon.report import Runs, flag_title, flag_wording, flags_by_clause, safe_text, wording
+from tosmon.diff import segment
+from tosmon.models import Change, CheckResult, CheckRun, Flag, VariantComparison
+from tosmon.report import Runs, common_failure, flag_title, flag_wording, flags_by_clause, safe_text, wording
+from tosmon.store import Store
+from tosmon.text import plural
 from tosmon.variants import MODE_WORDS, and_list, sides, summary
 
+CHANGES_PER_DOCUMENT = 20  # a run's output shows this many changes of a document; `tosmon diff` all of them
+PIPED_WIDTH = 100_000  # "no wrapping" for tables when piped: wide enough for any row
+WORDS = {"new": "new", "changed": "changed", "unchanged": "unchanged", "error": "failed"}
 STATUS_STYLE = {"new": "cyan", "unchanged": "dim", "changed": "yellow", "error": "bold red"}
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold red", "low": "yellow"}
 
@@ -53,46 +62,116 @@ def render_flags(
         console.print(title)
         if first.heading:
             console.print(Text.assemble("  under: ", out(first.heading)), style="dim")
-        console.print(Text.assemble("  ", ("» ", "red"), word_diff_text(flag_wording(first, changes))))
+        hang(console, Text.assemble("  ", ("» ", "red")), word_diff_text(flag_wording(first, changes)))
         for flag in group:
             terms = ", ".join(safe_text(t) for t in flag.terms)
             console.print(Text(f"  {flag.category}: {terms}  (rule {flag.rule})", style="dim"))
 
 
-def render_changes(console: Console, changes: tuple[Change, ...] | list[Change], limit: int = 40) -> None:
-    """Added text green, removed red and struck through, rewordings word by word ({+added+} [-removed-])."""
+def hang(console: Console, marker: Text, body: Text) -> None:
+    """`marker` then `body`; on a terminal, lines of `body` that wrap start under its first word (a
+    hanging indent), not at the left margin. Piped, the whole line is printed as is."""
+    if console.soft_wrap:
+        console.print(Text.assemble(marker, body))
+        return
+    grid = Table.grid()
+    grid.add_column(width=marker.cell_len, no_wrap=True)
+    grid.add_column()
+    grid.add_row(marker, body)
+    console.print(grid)
+
+
+def render_changes(console: Console, changes: tuple[Change, ...] | list[Change], limit: int = 40) -> int:
+    """Added text green, removed red and struck through, rewordings word by word ({+added+} [-removed-]).
+
+    Shows at most `limit` changes and returns how many were left out."""
     for change in changes[:limit]:
         if change.kind == "added" and change.new:
-            console.print(Text.assemble(("  + ", "green"), (safe_text(change.new.text), "green")))
+            hang(console, Text("  + ", style="green"), Text(safe_text(change.new.text), style="green"))
         elif change.kind == "removed" and change.old:
-            console.print(Text.assemble(("  - ", "red"), (safe_text(change.old.text), "red strike")))
+            hang(console, Text("  - ", style="red"), Text(safe_text(change.old.text), style="red strike"))
         elif change.kind == "moved" and change.new:
-            console.print(
-                Text.assemble(("  ↕ ", "blue"), (safe_text(change.new.text), "dim"), (" (moved)", "blue"))
-            )
+            body = Text.assemble((safe_text(change.new.text), "dim"), (" (moved)", "blue"))
+            hang(console, Text("  ↕ ", style="blue"), body)
         elif change.kind == "changed" and change.old and change.new:
-            console.print(
-                Text.assemble(("  ~ ", "yellow"), word_diff_text(wording(change.old.text, change.new.text)))
+            hang(
+                console,
+                Text("  ~ ", style="yellow"),
+                word_diff_text(wording(change.old.text, change.new.text)),
             )
-    if len(changes) > limit:
-        console.print(f"  … and {len(changes) - limit} more changes", style="dim")
+    return max(0, len(changes) - limit)
 
 
-def render_run(console: Console, run: CheckRun) -> None:
+def quoted(document_id: str) -> str:
+    """A document's name as a shell argument."""
+    return shlex.quote(document_id)
+
+
+def store_arguments(watchlist: Path, snapshots: Path | None) -> str:
+    """The options a suggested command needs to find the same store (none for the defaults)."""
+    options = "" if watchlist == Path("watchlist.yaml") else f" --watchlist {shlex.quote(str(watchlist))}"
+    return options + (f" --snapshots {shlex.quote(str(snapshots))}" if snapshots else "")
+
+
+def new_document_details(store: Store) -> Callable[[CheckResult], str]:
+    """What a new document's row says: how much text its first version holds."""
+
+    def describe(result: CheckResult) -> str:
+        version = store.latest_version(result.document)
+        if version is None:
+            return ""
+        text = version.text
+        return f"first version: {plural(len(text.encode()), 'byte')}, {plural(len(segment(text)), 'clause')}"
+
+    return describe
+
+
+def render_run(
+    console: Console,
+    run: CheckRun,
+    *,
+    limit: int = CHANGES_PER_DOCUMENT,
+    describe_new: Callable[[CheckResult], str] | None = None,
+    options: str = "",
+) -> None:
+    """A run, most important first: the flagged clauses, then each changed document's changes
+    (at most `limit` each, with the command that shows the rest), then how variants newly differ,
+    then a table of every document, then one line that sums the run up. `options` follow the commands suggested (a --watchlist)."""
     flagged = sum(len(flags_by_clause(r.flags)) for r in run.results)
     if flagged:
-        console.rule(Text(f"{flagged} flagged clause(s)", style="bold red"))
+        console.print(Text(plural(flagged, "flagged clause"), style="bold red"))
         for result in run.results:
             if result.flags:
                 render_flags(console, result.flags, result.document.id, result.changes)
                 console.print(Text(f"  {result.document.url}", style="dim underline"))
+        console.print()
+    for result in run.results:
+        if result.changes:
+            console.print(
+                Text.assemble(
+                    (safe_text(result.document.id), "bold yellow"),
+                    (f": {plural(len(result.changes), 'clause change')}", "yellow"),
+                )
+            )
+            hidden = render_changes(console, result.changes, limit)
+            if hidden:
+                more = f"tosmon diff {quoted(result.document.id)}{options}"
+                console.print(Text(f"  … and {plural(hidden, 'more change')}: {more}", style="dim"))
+            console.print()
+    if run.variants:
+        console.print(Text("variants compared", style="bold magenta"))
+        for comparison in run.variants:
+            render_comparison(console, comparison)
+        console.print()
     table = Table(title="tosmon check", title_justify="left", show_lines=False)
     table.add_column("Document")
     table.add_column("Status")
     table.add_column("Flags", justify="right")
     table.add_column("Details", overflow="fold")
     for result in run.results:
-        detail = result.error or (f"{len(result.changes)} clause change(s)" if result.changes else "")
+        detail = result.error or (plural(len(result.changes), "clause change") if result.changes else "")
+        if result.status == "new" and describe_new is not None:
+            detail = describe_new(result)
         if result.notice:
             detail = f"{detail}; {result.notice}" if detail else result.notice
         table.add_row(
@@ -102,14 +181,19 @@ def render_run(console: Console, run: CheckRun) -> None:
             out(detail),
         )
     console.print(table)
-    for result in run.results:
-        if result.changes:
-            console.rule(Text(safe_text(result.document.id), style="yellow"), align="left")
-            render_changes(console, result.changes)
-    if run.variants:
-        console.rule(Text("variants compared", style="bold magenta"), align="left")
-        for comparison in run.variants:
-            render_comparison(console, comparison)
+    failure = common_failure(run.results)
+    if failure:
+        console.print(Text(failure, style="bold red"))
+    console.print(Text(run_summary(run), style="bold"))
+
+
+def run_summary(run: CheckRun) -> str:
+    """One line for the end of a run (and of a log): `12 documents: 1 new, 2 changed, 9 unchanged; 1 flagged clause`."""
+    counts = Counter(r.status for r in run.results)
+    parts = [f"{counts[s]} {WORDS[s]}" for s in ("new", "changed", "unchanged", "error") if counts[s]]
+    text = f"{plural(len(run.results), 'document')}: {', '.join(parts) or 'none checked'}"
+    flagged = sum(len(flags_by_clause(r.flags)) for r in run.results)
+    return text + (f"; {plural(flagged, 'flagged clause')}" if flagged else "; nothing flagged")
 
 
 def render_comparison(console: Console, comparison: VariantComparison, limit: int = 20) -> None:
@@ -123,9 +207,8 @@ def render_comparison(console: Console, comparison: VariantComparison, limit: in
     for line in summary(comparison):
         console.print(Text.assemble("  ", out(line)), style="bold red" if "clause appears" in line else "")
     for difference in comparison.appeared[:limit]:
-        console.print(
-            Text.assemble(("  ≠ ", "magenta"), (f"[{sides(difference)}] ", "magenta"), out(difference.clause))
-        )
+        marker = Text.assemble(("  ≠ ", "magenta"), (f"[{sides(difference)}] ", "magenta"))
+        hang(console, marker, out(difference.clause))
     if len(comparison.appeared) > limit:
         console.print(f"  … and {len(comparison.appeared) - limit} more", style="dim")
 
@@ -137,4 +220,9 @@ class _Console(Console):
 
 
 def make_console(stderr: bool = False) -> Console:
-    return _Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A console for stdout (or stderr). Piped into a log or a file, nothing is wrapped: a line is as
+    long as its text, so names never break across lines and `grep` finds whole clauses."""
+    console = _Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = _Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPED_WIDTH)
+    return console

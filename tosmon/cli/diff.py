@@ -147,7 +147,7 @@ def diff_command(
         render_flags(console, flags, label)
         if other_label:
             render_flags(console, other_flags, other_label)
-        render_changes(console, changes, limit=10_000)
+        render_changes(console, changes, limit=len(changes))
     sys.exit(ExitCode.CHANGED if changes else ExitCode.OK)
 
 
