@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from test_notify import SENDER, Mailbox, start_smtp_fixture, subject, text_part  # noqa: F401  (the start_smtp fixture)
 
 from tosmon.check import record
+from tosmon.digest import parse_since
 from tosmon.flag import load_taxonomy
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
@@ -79,7 +81,8 @@ def test_report_since_rejects_a_window_it_cannot_read(tosmon, history, window: s
 
     assert outcome.code == 5
     assert outcome.stderr == (
-        f"Error: --since: expected a duration such as 7d, 24h, 2w or 90m, found {window!r}\n"
+        f"Error: --since: expected a duration such as 7d, 24h, 2w, 90m or 3mo, or a date such as 2026-11-01, "
+        f"found {window!r}\n"
     )
 
 
@@ -99,3 +102,48 @@ def test_report_since_email_sends_the_digest(tosmon, history, start_smtp) -> Non
         == "[tosmon digest 7d] SoundCloud Terms of Service: new AI training clause; 1 other document changed"
     )
     assert "> Your tracks may be used to train our artificial intelligence models." in text_part(message)
+
+
+def test_report_since_a_date_starts_the_window_at_that_date(tosmon, history) -> None:
+    watchlist = history()
+    day = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+
+    outcome = tosmon("report", "--since", day, "--watchlist", watchlist)
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stdout.startswith(f"tosmon digest since {day}: ")
+    assert "~ We may close inactive [-accounts.-]{+accounts after two years.+}" in outcome.stdout
+    assert "+ We may close inactive accounts." not in outcome.stdout  # 10 days ago: before the date
+
+
+def test_report_since_months_reaches_further_back(tosmon, history) -> None:
+    text = tosmon("report", "--since", "1mo", "--watchlist", history()).stdout
+    assert text.startswith("tosmon digest of the last 1mo: ")
+    assert "+ We may close inactive accounts." in text
+
+
+def test_report_since_a_future_date_is_refused(tosmon, history) -> None:
+    outcome = tosmon("report", "--since", "2999-01-01", "--watchlist", history())
+    assert (outcome.code, outcome.stderr) == (5, "Error: --since: 2999-01-01 is in the future\n")
+
+
+def test_report_json_has_a_result_per_version_of_the_window(tosmon, history) -> None:
+    outcome = tosmon("report", "--since", "7d", "--json", "--watchlist", history())
+    data = json.loads(outcome.stdout)
+    assert data["schema_version"] == 1
+    assert [d["status"] for d in data["documents"]] == ["changed", "changed"]
+    assert any(f["category"] == "training" for f in data["documents"][1]["flags"])
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start"),
+    [
+        ("1mo", "2026-03-31T12:00:00+00:00", "2026-02-28T12:00:00+00:00"),  # no 31 February: its last day
+        ("3mo", "2026-01-15T00:00:00+00:00", "2025-10-15T00:00:00+00:00"),
+        ("2026-11-01", "2026-12-07T00:00:00+00:00", "2026-11-01T00:00:00+00:00"),
+        ("2026-11-01T08:30+01:00", "2026-12-07T00:00:00+00:00", "2026-11-01T07:30:00+00:00"),
+        ("36h", "2026-12-07T00:00:00+00:00", "2026-12-05T12:00:00+00:00"),
+    ],
+)
+def test_since_reads_durations_months_and_dates(text: str, now: str, start: str) -> None:
+    assert parse_since(text, datetime.fromisoformat(now)) == datetime.fromisoformat(start)

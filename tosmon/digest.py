@@ -10,7 +10,8 @@ went in the window.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from calendar import monthrange
+from datetime import UTC, datetime, timedelta
 
 from tosmon.diff import diff_versions
 from tosmon.models import CheckResult, CheckRun, Document, Flag
@@ -18,6 +19,7 @@ from tosmon.store import Store
 from tosmon.variants import recent
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+SINCE_HELP = "a duration such as 7d, 24h, 2w, 90m or 3mo, or a date such as 2026-11-01"
 
 
 def parse_window(text: str) -> timedelta:
@@ -26,6 +28,30 @@ def parse_window(text: str) -> timedelta:
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"expected a duration such as 7d, 24h, 2w or 90m, found {text!r}")
     return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """The start of a window: `now` minus a duration (`90m`, `24h`, `7d`, `2w`, `3mo` calendar
+    months), or a date (`2026-11-01`, midnight UTC) or a time (`2026-11-01T08:00Z`).
+    Raise ValueError saying what is expected."""
+    months = re.fullmatch(r"\s*(\d+)\s*mo\s*", text)
+    if months and int(months.group(1)):
+        total = now.year * 12 + now.month - 1 - int(months.group(1))
+        year, month = divmod(total, 12)
+        return now.replace(year=year, month=month + 1, day=min(now.day, monthrange(year, month + 1)[1]))
+    if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}([T ].*)?", text):
+        try:
+            start = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValueError(f"{text.strip()!r} is not a date (expected YYYY-MM-DD)") from None
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        if start > now:
+            raise ValueError(f"{text.strip()} is in the future")
+        return start
+    try:
+        return now - parse_window(text)
+    except ValueError:
+        raise ValueError(f"expected {SINCE_HELP}, found {text!r}") from None
 
 
 def flag_from_json(data: dict[str, object]) -> Flag:

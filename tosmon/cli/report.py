@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,36 +11,57 @@ import click
 
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.email import send_reports
-from tosmon.digest import digest, parse_window
+from tosmon.digest import digest, parse_since
 from tosmon.errors import ExitCode
 from tosmon.notify import build_reports, render_text, require_email
+from tosmon.report import run_json
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
 
 
 @main.command("report")
 @store_options
-@click.option("--since", "since", required=True, metavar="DURATION", help="The window: 90m, 24h, 7d, 2w...")
+@click.option(
+    "--since",
+    "since",
+    required=True,
+    metavar="WHEN",
+    help="Start of the window: a duration (90m, 24h, 7d, 2w, 3mo) or a date (2026-11-01, UTC).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
 @click.option("--email", "send_email", is_flag=True, help="E-mail the digest too (even when it is empty).")
 @wait_option(text="Seconds to wait for another run holding the store (with --email).")
 @handle_errors
 def report_command(
-    watchlist: Path, snapshots: Path | None, since: str, send_email: bool, wait: float
+    watchlist: Path, snapshots: Path | None, since: str, as_json: bool, send_email: bool, wait: float
 ) -> None:
-    """Print (and e-mail) every change and flag recorded in the store in a time window."""
+    """Print (and e-mail) every change and flag recorded in the store in a time window.
+
+    With --json, the digest has the shape of `tosmon check --json`, a result per version recorded.
+
+    \b
+    Examples:
+      tosmon report --since 7d
+      tosmon report --since 2026-11-01 --email
+    """
+    now = datetime.now(UTC)
     try:
-        window = parse_window(since)
+        start = parse_since(since, now)
     except ValueError as error:
         fail(f"--since: {error}", ExitCode.USAGE)
     config = load_watchlist(watchlist)
     settings = require_email(config) if send_email else None
     store = Store(store_path(watchlist, snapshots)).open()
-    now = datetime.now(UTC)
-    run = digest(config.documents, store, since=now - window)
-    title = (
-        f"tosmon digest of the last {since.strip()}: {now - window:%d %b %H:%M} to {now:%d %b %Y %H:%M} UTC"
-    )
-    click.echo(render_text(run, title, config.site_url), nl=False)
+    run = digest(config.documents, store, since=start)
+    duration = re.fullmatch(r"\d+\s*(mo|[mhdw])", since.strip())
+    window = f"of the last {since.strip()}" if duration else f"since {since.strip()}"
+    title = f"tosmon digest {window}: {start:%d %b %H:%M} to {now:%d %b %Y %H:%M} UTC"
+    if as_json:
+        for chunk in run_json(run):
+            click.echo(chunk, nl=False)
+        click.echo()
+    else:
+        click.echo(render_text(run, title, config.site_url), nl=False)
     if settings is None:
         return
     messages = build_reports(
