@@ -110,3 +110,17 @@ def test_verify_refuses_a_folder_that_is_not_a_store(tmp_path: Path, tosmon: Cal
     assert outcome.code == 6
     assert outcome.stderr == f"Error: {tmp_path}: not a tosmon snapshot store (no tosmon-store.json)\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_verify_json_lists_the_damage_and_exits_6(
+    checked_twice: tuple[Store, Document], tosmon: Callable[..., Any]
+) -> None:
+    store, document = checked_twice
+    target = sorted(store.directory(document).glob("raw/*.html"))[0]
+    target.write_bytes(target.read_bytes() + b" tampered")
+    outcome = tosmon("verify", "--snapshots", store.root, "--json")
+    assert outcome.code == 6
+    data = json.loads(outcome.stdout)
+    assert (data["schema_version"], data["store"], data["documents"]) == (1, str(store.root), 1)
+    assert [d["path"] for d in data["damage"]] == [str(target)]
+    assert outcome.stderr == ""

@@ -89,7 +89,12 @@ def backfill_command(
     wait: float,
 ) -> None:
     """Record DOCUMENT's past versions from a web archive, each dated by its capture and flagged as a nightly
-    check would have flagged it. An interrupted backfill continues where it stopped when run again."""
+    check would have flagged it. An interrupted backfill continues where it stopped when run again.
+
+    \b
+    Example:
+      tosmon backfill "SoundCloud/Terms of Service" --since 2020-01-01
+    """
     if not archive_url.startswith(("http://", "https://")):
         fail(f"--archive-url: expected an http(s) URL, got {archive_url!r}", ExitCode.USAGE)
     if until is not None and until < since:
@@ -134,6 +139,10 @@ def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: fl
 
     Each `Service/Document type.md` commit becomes a version dated by its commit and flagged as a
     nightly check would have flagged it. Importing again records nothing twice.
+
+    \b
+    Example:
+      tosmon import-ota-versions ../pga-versions
     """
     config = load_watchlist(watchlist) if watchlist.exists() else None
     store = Store(store_path(watchlist, snapshots)).open()

@@ -37,6 +37,21 @@ EXIT_CODES_HELP = "\n".join(
 )
 
 
+# `tosmon --help` lists the commands in these groups, in this order (as the README does); a command in
+# none of them is listed under "Other commands".
+COMMAND_SECTIONS = {
+    "Checking": ("check", "demo", "schedule", "verify"),
+    "Looking at a page or two files": ("extract", "diff"),
+    "History": ("history", "show", "backfill", "import-ota-versions", "reextract", "import-ota"),
+    "Sharing what was found": ("report", "feed", "export", "site", "email"),
+}
+
+
+def summary(command: click.Command) -> str:
+    """A command's first sentence, whole."""
+    return command.get_short_help_str(limit=10_000)
+
+
 class TosmonGroup(click.Group):
     """Every way a command can end maps to one documented exit code.
 
@@ -63,6 +78,23 @@ class TosmonGroup(click.Group):
                 raise
             sys.exit(_output_failed(error))
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands in the README's groups, each with its whole first sentence (click cuts at 45
+        characters, mid-sentence)."""
+        commands = {name: self.get_command(ctx, name) for name in self.list_commands(ctx)}
+        listed = {name for names in COMMAND_SECTIONS.values() for name in names}
+        sections = [*COMMAND_SECTIONS.items(), ("Other commands", tuple(sorted(set(commands) - listed)))]
+        width = max(map(len, commands), default=0)  # one column for every section
+        for title, names in sections:
+            rows = [
+                (name.ljust(width), summary(command))
+                for name in names
+                if (command := commands.get(name)) is not None and not command.hidden
+            ]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

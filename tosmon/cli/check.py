@@ -78,6 +78,10 @@ def check_command(
     Name DOCUMENTs ('Service/Document type') or --service to check only those. With `notify:`
     channels in the watchlist, a message goes to each when something changed, was flagged, failed
     or recovered (--no-notify skips them); --email sends the e-mail report.
+
+    \b
+    Example:
+      tosmon check --email >>/var/log/tosmon.log 2>&1
     """
     config = load_watchlist(watchlist)
     documents = chosen(config.documents, names, services, watchlist)

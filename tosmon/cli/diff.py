@@ -76,6 +76,11 @@ def diff_command(
 
     Two DOCUMENTs compare their latest versions (or those in force on --at DATE), e.g. two variants:
     `tosmon diff "SoundCloud/Terms of Service@US" "SoundCloud/Terms of Service@CA"`.
+
+    \b
+    Examples:
+      tosmon diff old.html new.html --select main
+      tosmon diff "SoundCloud/Terms of Service"
     """
     other_label, other_flags = None, []
     pair = new is not None and (at is not None or _names_documents(old, new))

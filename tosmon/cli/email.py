@@ -35,7 +35,12 @@ def send_reports(messages: list[EmailMessage], settings: EmailSettings, store: S
 
 @main.group("email")
 def email_group() -> None:
-    """E-mail settings: check that reports can be sent."""
+    """E-mail settings: check that reports can be sent.
+
+    \b
+    Example:
+      tosmon email test
+    """
 
 
 @email_group.command("test")
@@ -45,6 +50,10 @@ def email_test_command(watchlist: Path) -> None:
     """Send a test message to `email.to` (or every recipient) with the watchlist's SMTP settings.
 
     The password comes from the TOSMON_SMTP_PASSWORD environment variable.
+
+    \b
+    Example:
+      TOSMON_SMTP_PASSWORD=… tosmon email test
     """
     config = load_watchlist(watchlist)
     settings = require_email(config)

@@ -54,6 +54,11 @@ def extract_command(
     was needed). DOCUMENT ("Service/Document type") is a watched document: its latest stored raw
     snapshot, extracted with the watchlist's rules (or --select/--remove, to try others). A health
     problem (an error page, a bot challenge, no text) is said on stderr, with exit code 3.
+
+    \b
+    Examples:
+      tosmon extract saved-terms.html --select '#content' --remove .cookie-banner
+      tosmon extract https://soundcloud.com/terms-of-use --select main
     """
     for css in (*select, *remove):
         problem = selector_problem(css)

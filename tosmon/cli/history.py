@@ -82,6 +82,10 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     take as VERSION; its source (fetch, archive, import), size, clauses added, removed and changed,
     and flags. With --json it also cites the raw snapshot it came from (file, sha256, URLs, fetch
     date) and the file of its text.
+
+    \b
+    Example:
+      tosmon history "SoundCloud/Terms of Service"
     """
     store, timelines = select_timelines(watchlist, snapshots, document)
     entries = sorted(
@@ -138,6 +142,10 @@ def show_command(document: str, version: str, watchlist: Path, snapshots: Path |
     VERSION is '#N' or N as numbered by `history` (#1 the oldest, #-1 the latest), the stamp tosmon
     prints (2026-12-07T10-15-37Z), latest, -N (-1 is the latest), or a DATE (2024-02-07 or
     2024-02-07T10:00Z: the version in force then). Quote '#N' in a shell, where # starts a comment.
+
+    \b
+    Example:
+      tosmon show "SoundCloud/Terms of Service" 2024-02-01
     """
     store, documents, _ = open_history(watchlist, snapshots)
     found = find_document(documents, document)
@@ -152,7 +160,12 @@ def show_command(document: str, version: str, watchlist: Path, snapshots: Path |
 )
 @handle_errors
 def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, output: Path | None) -> None:
-    """Print the Atom feed of DOCUMENT's versions, or of every document's (the newest 100 versions)."""
+    """Print the Atom feed of DOCUMENT's versions, or of every document's (the newest 100 versions).
+
+    \b
+    Example:
+      tosmon feed -o /var/www/tosmon/feed.xml
+    """
     store, timelines = select_timelines(watchlist, snapshots, document)
     entries = [e for t in timelines.values() for e in t]
     site_url = site_address(watchlist)

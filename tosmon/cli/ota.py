@@ -29,7 +29,12 @@ def import_ota_command(paths: tuple[Path, ...], into: Path | None) -> None:
     A page OTA renders with scripts gets `fetcher: browser`; OTA's JavaScript filters become `remove`
     selectors or `ignore` patterns. A document that cannot be carried over faithfully is not
     converted: stderr says why and what to do, one line a document. With --into, a document the
-    watchlist already has (by name) is left as it is, and said so."""
+    watchlist already has (by name) is left as it is, and said so.
+
+    \b
+    Example:
+      tosmon import-ota ../declarations/declarations --into watchlist.yaml
+    """
     imported = import_declarations(list(paths))
     _tell(imported)
     if not imported.converted:

@@ -22,7 +22,12 @@ from tosmon.watchlist import load_watchlist
 def reextract_command(document_id: str | None, watchlist: Path, snapshots: Path | None, wait: float) -> None:
     """Rebuild the versions of DOCUMENT ("Service/Document"; all documents by default) from its stored
     raw snapshots with its current selectors. The new versions are marked as a change of rules, so they
-    never alert as a change of terms."""
+    never alert as a change of terms.
+
+    \b
+    Example:
+      tosmon reextract "SoundCloud/Terms of Service"
+    """
     config = load_watchlist(watchlist)
     documents = config.documents
     if document_id is not None:

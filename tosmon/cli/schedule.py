@@ -50,6 +50,10 @@ def schedule_command(
     With `email:` settings in the watchlist, each run that found something sends a report; with
     `notify:` channels, each gets a message too (unless --no-notify). Restart after editing the
     watchlist. SIGTERM or SIGINT stop it cleanly.
+
+    \b
+    Example:
+      tosmon schedule --watchlist /srv/tosmon/watchlist.yaml
     """
     config = load_watchlist(watchlist)
     notify = bool(config.channels) and not no_notify
