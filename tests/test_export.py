@@ -53,3 +53,32 @@ def test_unknown_export_format_is_refused(tosmon, tmp_path) -> None:
     outcome = tosmon("export", "--format", "xlsx", "--snapshots", two_versions(tmp_path))
     assert outcome.code != 0
     assert "Invalid value for '--format': 'xlsx' is not one of 'csv', 'jsonl'." in outcome.stderr
+
+
+def test_export_defaults_to_json_lines(tosmon, tmp_path) -> None:
+    root = two_versions(tmp_path)
+    default = tosmon("export", "--snapshots", root)
+    assert default.code == 0
+    assert default.stdout == tosmon("export", "--format", "jsonl", "--snapshots", root).stdout
+    assert [json.loads(line)["source"] for line in default.stdout.splitlines()] == ["fetch", "fetch"]
+
+
+def test_export_writes_a_file_with_o(tosmon, tmp_path) -> None:
+    root = two_versions(tmp_path)
+    target = tmp_path / "out" / "versions.csv"
+    outcome = tosmon("export", "--format", "csv", "-o", target, "--snapshots", root)
+    assert (outcome.code, outcome.stdout) == (0, "")
+    assert outcome.stderr == f"wrote 2 versions to {target}\n"
+    assert (
+        target.read_text(encoding="utf-8") == tosmon("export", "--format", "csv", "--snapshots", root).stdout
+    )
+
+
+def test_export_to_a_file_that_cannot_be_written_is_one_line(tosmon, tmp_path) -> None:
+    root = two_versions(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    outcome = tosmon("export", "-o", blocker / "versions.jsonl", "--snapshots", root)
+    assert outcome.code == 9
+    assert outcome.stderr.startswith(f"Error: {blocker / 'versions.jsonl'}: cannot write: ")
+    assert len(outcome.stderr.splitlines()) == 1
