@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 from rich.console import Console
 from rich.text import Text
@@ -162,3 +164,31 @@ def test_wrapped_lines_hang_under_their_first_word_on_a_terminal() -> None:
     assert len(lines) > 1
     assert lines[0].startswith("  » one")
     assert all(line.startswith("    ") and line[4] != " " for line in lines[1:])
+
+
+def test_a_run_without_any_network_says_so_in_one_line(watchlist_file) -> None:
+    if (
+        not shutil.which("unshare")
+        or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode
+    ):
+        pytest.skip("cannot make an empty network namespace here (unshare -n needs root)")
+    watchlist = watchlist_file(
+        "fetch: {retries: 0}\nservices:\n"
+        + "".join(
+            f"  S{n}:\n    Terms:\n      url: https://s{n}.tosmon-test.example/terms\n" for n in range(3)
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TOSMON_DEBUG")}
+    # In an empty network namespace nothing leaves the machine: the resolver is unreachable, as offline.
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "tosmon", "check", "--watchlist", watchlist],
+        env=env | {"PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == ExitCode.DOCUMENT_FAILED, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "no network? every document failed: cannot resolve host names",
+        "3 documents: 3 failed; nothing flagged",
+    ]
+    assert "[Errno" not in done.stdout
