@@ -278,7 +278,7 @@ def test_report_waits_in_the_outbox_while_the_server_is_down_and_is_sent_exactly
     waiting = outbox(watchlist)
     assert len(waiting) == 1
     assert down.stderr.splitlines()[-1] == (
-        f"Error: 127.0.0.1:{smtp_port}: cannot send: Connection refused; "
+        f"Error: 127.0.0.1:{smtp_port}: cannot send: connection refused; "
         f"1 report waiting in {waiting[0].parent}, sent by the next run"
     )
 

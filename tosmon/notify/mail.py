@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from tosmon.errors import ConfigError, NotifyError, Problem
+from tosmon.fetch import plain_os_error
 from tosmon.models import Change, CheckResult, CheckRun, Document, utcnow
 from tosmon.notify.content import (
     MAX_CHANGES,
@@ -355,7 +356,7 @@ class Mailer:
         except (smtplib.SMTPException, OSError) as error:
             if isinstance(error, smtplib.SMTPServerDisconnected) and len(outcomes) == len(messages):
                 return outcomes  # the server hung up after the last message (at QUIT): all were sent
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            reason = plain_os_error(error) if isinstance(error, OSError) and error.errno else str(error)
             if isinstance(error, socket.timeout):
                 reason = f"no answer within {self.timeout:g} s"
             if isinstance(error, smtplib.SMTPResponseException):
