@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,6 +182,19 @@ def test_browser_fetcher_reports_an_http_error(
     result = check_json(tosmon, watchlist)
 
     assert (result["status"], result["error"]) == ("error", "HTTP 404 NOT FOUND")
+
+
+def test_browser_fetcher_says_a_refused_connection_as_the_http_fetcher_does(
+    chromium, watchlist_file, tosmon
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    watchlist = watch(watchlist_file, f"http://127.0.0.1:{port}/terms", "browser")
+
+    result = check_json(tosmon, watchlist)
+
+    assert (result["status"], result["error"]) == ("error", "cannot connect: connection refused")
 
 
 def test_missing_browser_is_an_error_saying_what_to_install_and_other_documents_are_checked(

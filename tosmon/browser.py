@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from tosmon.errors import FetchError
 from tosmon.extract import is_html, is_pdf
@@ -208,7 +209,7 @@ class Browser:
                     f"the browser timed out after {self.settings.timeout:g} s", transient=True
                 ) from None
             except Error as error:
-                raise FetchError(f"the browser failed: {_first_line(error)}") from None
+                raise FetchError(_browser_reason(error, document.url)) from None
             finally:
                 await context.close()
         if len(body) > self.settings.max_bytes:
@@ -279,6 +280,26 @@ class Browser:
         if self._playwright is not None:
             await self._playwright.stop()
             self._playwright = None
+
+
+# Chromium's network errors in the words the HTTP fetcher uses for the same failures
+NET_ERRORS = {
+    "ERR_NAME_NOT_RESOLVED": "cannot resolve host name {host}: no such host (a typo, or no DNS?)",
+    "ERR_INTERNET_DISCONNECTED": "cannot connect: the network is unreachable (no network?)",
+    "ERR_ADDRESS_UNREACHABLE": "cannot connect: no route to the host",
+    "ERR_CONNECTION_REFUSED": "cannot connect: connection refused",
+    "ERR_CONNECTION_RESET": "cannot connect: the server reset the connection",
+}
+
+
+def _browser_reason(error: Exception, url: str) -> str:
+    line = _first_line(error)
+    code = re.search(r"net::(ERR_[A-Z_]+)", line)
+    if code and code[1] in NET_ERRORS:
+        return NET_ERRORS[code[1]].format(host=urlsplit(url).hostname)
+    if code and code[1].startswith("ERR_CERT_"):
+        return f"cannot connect: the site's certificate is not trusted ({code[1]})"
+    return f"the browser failed: {line}"
 
 
 def _first_line(error: Exception) -> str:
