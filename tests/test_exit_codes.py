@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,30 @@ def test_wrong_arguments_exit_with_the_usage_code(tmp_path) -> None:
     done = run("-m", "tosmon", "history", "--no-such-option", capture_output=True, cwd=tmp_path)
     assert done.returncode == ExitCode.USAGE
     assert done.stderr.splitlines()[-1] == "Error: No such option '--no-such-option'."
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(watchlist_file, tosmon_process) -> None:
+    accepted = threading.Event()
+    with socket.socket() as server:  # a server that takes the connection and never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        held: list[socket.socket] = []
+
+        def hold() -> None:
+            held.append(server.accept()[0])
+            accepted.set()
+
+        threading.Thread(target=hold, daemon=True).start()
+        watchlist = watchlist_file(f"services:\n  S:\n    Terms:\n      url: http://127.0.0.1:{port}/terms\n")
+        process = tosmon_process("check", "--watchlist", watchlist)
+        try:
+            assert accepted.wait(60), "tosmon never connected"
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+            for connection in held:
+                connection.close()
+    assert process.returncode == ExitCode.INTERRUPTED == 130
+    assert stderr.splitlines()[-1] == "Interrupted."
