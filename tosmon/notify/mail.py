@@ -157,7 +157,9 @@ def render_text(run: CheckRun, heading: str, site_url: str | None = None) -> str
             lines += [f"  {link}" for link in links(result, site_url)]
             lines += [f"  {_text_change(change)}" for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
-                lines.append(f"  ... and {len(changes) - MAX_CHANGES} more changes")
+                lines.append(
+                    f"  ... and {len(changes) - MAX_CHANGES} more {_plural(len(changes) - MAX_CHANGES, 'change')}"
+                )
         lines.append("")
     if run.variants:
         lines += _underline("Variants compared")
@@ -245,7 +247,13 @@ def render_html(run: CheckRun, heading: str, site_url: str | None = None) -> str
             out.append(_version_link(result, site_url))
             out += [_tag("div", _html_change(change), "change") for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
-                out.append(_tag("p", f"… and {len(changes) - MAX_CHANGES} more changes", "small"))
+                out.append(
+                    _tag(
+                        "p",
+                        f"… and {len(changes) - MAX_CHANGES} more {_plural(len(changes) - MAX_CHANGES, 'change')}",
+                        "small",
+                    )
+                )
     if run.variants:
         out.append(_tag("h2", "Variants compared"))
         for comparison in run.variants:
