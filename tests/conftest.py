@@ -41,7 +41,10 @@ def tosmon() -> Callable[..., Outcome]:
     """Run a tosmon command in-process, as a user would type it, and return its exit code and output."""
 
     def run(*args: str | os.PathLike[str]) -> Outcome:
-        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        # TOSMON_DEBUG: a bug met by a test prints its traceback, not only tosmon's one-line report of it
+        result = CliRunner().invoke(
+            main, [str(a) for a in args], catch_exceptions=False, env={"TOSMON_DEBUG": "1"}
+        )
         return Outcome(result.exit_code, result.stdout, result.stderr)
 
     return run
