@@ -153,6 +153,8 @@ def test_dns_failures_everywhere_look_like_no_network() -> None:
         CheckResult(Document("S", "T", "https://s.example/"), "error", error="HTTP 404 Not Found"),
     ]
     assert common_failure(mixed) is None
+    blocked = [CheckResult(r.document, "error", error="HTTP 403 Forbidden") for r in results]
+    assert common_failure(blocked) == "every document failed the same way: HTTP 403 Forbidden"
     assert CheckRun  # the summary reads CheckRun results
 
 

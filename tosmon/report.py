@@ -196,4 +196,5 @@ def common_failure(results: tuple[CheckResult, ...] | list[CheckResult]) -> str 
     for start, line in COMMON_FAILURES:
         if all((r.error or "").startswith(start) for r in results):
             return line
-    return None
+    reasons = {r.error for r in results}
+    return f"every document failed the same way: {reasons.pop()}" if len(reasons) == 1 else None
