@@ -154,3 +154,17 @@ def test_an_empty_file_is_reported_and_the_rest_imported(tosmon, tmp_path, versi
         outcome.stderr == f"Tunehaven/Cookie Policy: Tunehaven/Cookie Policy.md at {empty[:12]}: empty file\n"
     )
     assert len(history(tosmon, tmp_path / "snapshots")) == 3
+
+
+def test_import_json_prints_the_results_as_check_does(tosmon, tmp_path, versions_repository) -> None:
+    repository, _ = versions_repository
+    outcome = tosmon("import-ota-versions", repository, "--snapshots", tmp_path / "snapshots", "--json")
+    assert outcome.code == 2
+    data = json.loads(outcome.stdout)
+    assert data["schema_version"] == 1
+    assert [(d["document"], d["status"]) for d in data["documents"]] == [
+        ("Terms of Use", "new"),
+        ("Privacy Policy", "new"),
+        ("Terms of Use", "changed"),
+    ]
+    assert "training" in {f["category"] for f in data["documents"][2]["flags"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,9 +15,9 @@ from tosmon.cli.console import make_console, render_flags
 from tosmon.errors import ExitCode, FetchError
 from tosmon.flag import load_taxonomy
 from tosmon.history import find_document
-from tosmon.models import CheckResult
+from tosmon.models import CheckResult, CheckRun
 from tosmon.otaversions import import_versions
-from tosmon.report import safe_text
+from tosmon.report import exit_code, run_json, safe_text
 from tosmon.store import Store
 from tosmon.text import plural
 from tosmon.watchlist import load_watchlist
@@ -25,8 +25,22 @@ from tosmon.watchlist import load_watchlist
 WAIT = wait_option()
 
 
-def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
-    """Print what was recorded and flagged; the exit code says the same as `check`'s."""
+JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else."
+)
+
+
+def report(
+    results: list[CheckResult] | tuple[CheckResult, ...], started_at: datetime, as_json: bool = False
+) -> ExitCode:
+    """Print what was recorded and flagged (as `check --json` would with --json); the exit code says
+    the same as `check`'s."""
+    code = exit_code(CheckRun(started_at, tuple(results)))
+    if as_json:
+        for chunk in run_json(CheckRun(started_at, tuple(results))):
+            click.echo(chunk, nl=False)
+        click.echo()
+        return code
     console = make_console()
     for result in results:
         if result.flags:
@@ -40,11 +54,7 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
         f"{plural(len(errors), 'failure')}",
         highlight=False,
     )
-    if errors:
-        return ExitCode.DOCUMENT_FAILED
-    if flags:
-        return ExitCode.FLAGGED
-    return ExitCode.CHANGED if recorded else ExitCode.OK
+    return code
 
 
 @main.command("backfill")
@@ -77,6 +87,7 @@ def report(results: list[CheckResult] | tuple[CheckResult, ...]) -> ExitCode:
 )
 @store_options
 @WAIT
+@JSON
 @handle_errors
 def backfill_command(
     document: str,
@@ -87,6 +98,7 @@ def backfill_command(
     watchlist: Path,
     snapshots: Path | None,
     wait: float,
+    as_json: bool,
 ) -> None:
     """Record DOCUMENT's past versions from a web archive, each dated by its capture and flagged as a nightly
     check would have flagged it. An interrupted backfill continues where it stopped when run again.
@@ -95,6 +107,7 @@ def backfill_command(
     Example:
       tosmon backfill "SoundCloud/Terms of Service" --since 2020-01-01
     """
+    started = datetime.now(UTC)
     if not archive_url.startswith(("http://", "https://")):
         fail(f"--archive-url: expected an http(s) URL, got {archive_url!r}", ExitCode.USAGE)
     if until is not None and until < since:
@@ -126,15 +139,16 @@ def backfill_command(
         f"{result.fetched} fetched",
         err=True,
     )
-    sys.exit(report(result.results))
+    sys.exit(report(result.results, started, as_json))
 
 
 @main.command("import-ota-versions")
 @click.argument("path", type=click.Path(path_type=Path, file_okay=False))
 @store_options
 @WAIT
+@JSON
 @handle_errors
-def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: float) -> None:
+def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: float, as_json: bool) -> None:
     """Record the history held in an Open Terms Archive versions repository (git) at PATH.
 
     Each `Service/Document type.md` commit becomes a version dated by its commit and flagged as a
@@ -144,6 +158,7 @@ def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: fl
     Example:
       tosmon import-ota-versions ../pga-versions
     """
+    started = datetime.now(UTC)
     config = load_watchlist(watchlist) if watchlist.exists() else None
     store = Store(store_path(watchlist, snapshots)).open()
     known = {d.id: d for d in config.documents} if config else {}
@@ -154,4 +169,4 @@ def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: fl
     for result in results:
         if result.error:
             click.echo(safe_text(f"{result.document.id}: {result.error}"), err=True)
-    sys.exit(report(results))
+    sys.exit(report(results, started, as_json))
