@@ -37,10 +37,10 @@ def test_demo_ends_by_suggesting_history_diff_and_site(tosmon, tmp_path) -> None
     assert commands == [
         f"cd {tmp_path / 'demo'}",
         "tosmon history",
-        "tosmon diff 'Tunehaven/Terms of Use' --to latest",
+        "tosmon diff 'Tunehaven/Terms of Use'",
         "tosmon site site",
     ]
-    for command in ("tosmon history", "tosmon diff 'Tunehaven/Terms of Use' --to latest", "tosmon site site"):
+    for command in ("tosmon history", "tosmon diff 'Tunehaven/Terms of Use'", "tosmon site site"):
         assert command in " ".join(tosmon("demo").stdout.split())
 
 
@@ -48,7 +48,7 @@ def test_kept_demo_store_answers_the_suggested_commands(tosmon, tmp_path) -> Non
     folder = tmp_path / "demo"
     tosmon("demo", "--keep", folder)
     watchlist = folder / "watchlist.yaml"
-    diff = tosmon("diff", "Tunehaven/Terms of Use", "--to", "latest", "--watchlist", watchlist)
+    diff = tosmon("diff", "Tunehaven/Terms of Use", "--watchlist", watchlist)
     assert diff.code == ExitCode.CHANGED
     assert "new AI training clause" in diff.stdout
 

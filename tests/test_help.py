@@ -11,7 +11,7 @@ from tosmon.cli import main
 from tosmon.cli.base import COMMAND_SECTIONS
 
 # Commands whose output is a table or a list of records: each can print it as JSON instead.
-TABLE_COMMANDS = ("check", "history", "diff", "report", "verify", "backfill", "import-ota-versions")
+TABLE_COMMANDS = ("check", "list", "history", "diff", "report", "verify", "backfill", "import-ota-versions")
 
 
 def commands(group: click.Group = main, prefix: str = "") -> dict[str, click.Command]:

@@ -113,7 +113,7 @@ def test_changes_are_capped_per_document_with_the_command_that_shows_them_all(
     assert sum(line.startswith("  + Article") for line in lines) == CHANGES_PER_DOCUMENT
     hidden = 30 - CHANGES_PER_DOCUMENT
     assert (
-        f"  … and {hidden} more changes: tosmon diff {shlex.quote(f'{SERVICE}/{DOCUMENT}')} --to latest "
+        f"  … and {hidden} more changes: tosmon diff {shlex.quote(f'{SERVICE}/{DOCUMENT}')} "
         f"--watchlist {watchlist}" in lines
     )
 

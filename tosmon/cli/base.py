@@ -41,6 +41,7 @@ EXIT_CODES_HELP = "\n".join(
 # none of them is listed under "Other commands".
 COMMAND_SECTIONS = {
     "Checking": ("check", "demo", "schedule", "verify"),
+    "Managing the watchlist": ("add", "list", "rename"),
     "Looking at a page or two files": ("extract", "diff"),
     "History": ("history", "show", "backfill", "import-ota-versions", "reextract", "import-ota"),
     "Sharing what was found": ("report", "feed", "export", "site", "email"),

@@ -70,7 +70,7 @@ def demo_command(keep: Path | None) -> None:
         render_run(console, run, describe_new=describe)
         if keep:
             write_atomic(folder / "pages" / PATH.lstrip("/"), site.pages[site.version])
-    diff = f"tosmon diff {quoted(config.documents[0].id)} --to latest"
+    diff = f"tosmon diff {quoted(config.documents[0].id)}"
     if keep:
         steps = [
             (f"cd {quoted(str(keep))}", ""),
