@@ -508,7 +508,7 @@ def test_import_ota_into_a_watchlist_keeps_it_and_refuses_documents_it_already_h
         f"not added: Example/Trackers Policy: already in {watchlist}; remove or rename it there to import it again"
         in stderr
     )
-    assert stderr[-1] == f"added 2 document(s) to {watchlist}; 1 already there, 2 not converted"
+    assert stderr[-1] == f"added 2 documents to {watchlist}; 1 already there, 2 not converted"
     text = watchlist.read_text(encoding="utf-8")
     lines = iter(text.splitlines())
     assert all(line in lines for line in MINE.splitlines())  # every line kept, in its order
