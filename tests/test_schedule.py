@@ -6,6 +6,7 @@ import json
 import queue
 import re
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -255,6 +256,21 @@ def test_sigterm_in_the_middle_of_a_run_leaves_the_store_consistent(
     assert after.code == 1
     assert [p.suffix for p in versions(watchlist, "slow-b")] == [".json", ".md"]
     assert [subject(m) for m in mailbox.messages] == ["[tosmon] 1 new document recorded"] * 2
+
+
+def test_a_run_where_every_document_failed_alike_says_so_in_the_log(watchlist_file, schedule) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    watchlist = watchlist_file(
+        f'schedule: "{EVERY_TWO_SECONDS}"\nfetch: {{retries: 0}}\nservices:\n'
+        f"  A:\n    Terms: {{url: {url}/a}}\n  B:\n    Terms: {{url: {url}/b}}\n"
+    )
+    running = schedule(watchlist)
+
+    running.wait_for(r"check finished: .* 2 failed", 1)
+    running.wait_for(r"WARNING every document failed: connection refused \(a proxy or firewall\?\)", 1)
+    assert running.stop() == 0
 
 
 def test_sigint_stops_an_idle_scheduler(site, watchlist_file, schedule) -> None:

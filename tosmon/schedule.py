@@ -46,6 +46,7 @@ from tosmon.notify import (
     deliver,
     deliver_notifications,
 )
+from tosmon.report import common_failure
 from tosmon.site import write_site
 from tosmon.store import Store, read_json, write_json
 from tosmon.variants import summary
@@ -222,6 +223,9 @@ class Scheduler:
             statuses.count("unchanged"),
             "" if interrupted else f"; next check {self._next(job)}",
         )
+        failure = common_failure(run.results)
+        if failure:
+            log.warning("%s", failure)
         return run
 
     def _record_run(self, job: Job, started: datetime) -> None:
