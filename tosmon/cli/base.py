@@ -44,7 +44,7 @@ COMMAND_SECTIONS = {
     "Managing the watchlist": ("add", "list", "rename"),
     "Looking at a page or two files": ("extract", "diff"),
     "History": ("history", "show", "backfill", "import-ota-versions", "reextract", "import-ota"),
-    "Sharing what was found": ("report", "feed", "export", "site", "email"),
+    "Sharing what was found": ("report", "feed", "export", "site", "email", "notify"),
 }
 
 
