@@ -51,7 +51,9 @@ def test_unexpected_error_prints_one_line_and_exits_internal(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "env"), [(("--debug", "crash"), {}), (("crash",), {"TOSMON_DEBUG": "1"})], ids=["option", "env"]
+    ("args", "env"),
+    [(("--debug", "crash"), {}), (("crash", "--debug"), {}), (("crash",), {"TOSMON_DEBUG": "1"})],
+    ids=["option", "option after the command", "env"],
 )
 def test_debug_adds_the_traceback_to_an_internal_error(tmp_path, args, env) -> None:
     done = run("-c", BUGGY_COMMAND, *args, env=env, capture_output=True, cwd=tmp_path)

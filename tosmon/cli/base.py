@@ -62,6 +62,12 @@ class TosmonGroup(click.Group):
     quietly with PIPE_CLOSED, as a shell would report a program killed by SIGPIPE.
     """
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """`--debug` anywhere on the line (`tosmon check --debug`), as people type it after a failure."""
+        if "--debug" in args and "--" not in args[: args.index("--debug")]:
+            args = ["--debug", *(a for a in args if a != "--debug")]
+        return super().parse_args(ctx, args)
+
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
