@@ -55,6 +55,10 @@ def notify_group() -> None:
 
     Channels are Apprise URLs (Slack, Discord, Matrix, Telegram, ntfy, Mastodon, webhooks…) listed
     under `notify:` in the watchlist.
+
+    \b
+    Example:
+      tosmon notify test
     """
 
 

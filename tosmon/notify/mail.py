@@ -36,6 +36,7 @@ from tosmon.notify.content import (
 )
 from tosmon.report import Runs, diff_html, diff_text, safe_text, wording
 from tosmon.site import version_url
+from tosmon.text import plural
 from tosmon.variants import and_list, sides
 from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist
@@ -157,9 +158,7 @@ def render_text(run: CheckRun, heading: str, site_url: str | None = None) -> str
             lines += [f"  {link}" for link in links(result, site_url)]
             lines += [f"  {_text_change(change)}" for change in changes[:MAX_CHANGES]]
             if len(changes) > MAX_CHANGES:
-                lines.append(
-                    f"  ... and {len(changes) - MAX_CHANGES} more {_plural(len(changes) - MAX_CHANGES, 'change')}"
-                )
+                lines.append(f"  ... and {plural(len(changes) - MAX_CHANGES, 'more change')}")
         lines.append("")
     if run.variants:
         lines += _underline("Variants compared")
@@ -250,7 +249,7 @@ def render_html(run: CheckRun, heading: str, site_url: str | None = None) -> str
                 out.append(
                     _tag(
                         "p",
-                        f"… and {len(changes) - MAX_CHANGES} more {_plural(len(changes) - MAX_CHANGES, 'change')}",
+                        f"… and {plural(len(changes) - MAX_CHANGES, 'more change')}",
                         "small",
                     )
                 )
