@@ -98,6 +98,11 @@ _SELECTED = r"""([texts, removed, anchors, shortWords]) => {
 }"""
 
 
+# Starting Chromium is paid once a run and depends on the machine, not on the site: a short page timeout
+# (`fetch: {timeout: 1}`) must not make a busy machine's browser "fail" before it has started.
+LAUNCH_SECONDS = 30
+
+
 class BrowserMissing(FetchError):
     """Playwright or Chromium is not installed; `detail` says which."""
 
@@ -156,7 +161,9 @@ class Browser:
         self._playwright = await async_playwright().start()
         try:
             return await self._playwright.chromium.launch(
-                executable_path=executable, args=list(CHROMIUM_ARGS), timeout=self.settings.timeout * 1000
+                executable_path=executable,
+                args=list(CHROMIUM_ARGS),
+                timeout=max(self.settings.timeout, LAUNCH_SECONDS) * 1000,
             )
         except Error as error:
             await self._playwright.stop()
