@@ -192,7 +192,9 @@ class Browser:
             try:
                 page = await context.new_page()
                 network = _Network(page, loop.time)
-                response = await page.goto(document.url, wait_until="load", timeout=timeout)
+                # "commit", then "load" for HTML only: a PDF opens in Chromium's viewer, whose load event
+                # headless Chromium does not always fire (a third of the runs timed out waiting for it).
+                response = await page.goto(document.url, wait_until="commit", timeout=timeout)
                 if response is not None and response.status >= 400:
                     raise FetchError(
                         f"HTTP {response.status} {response.status_text}".rstrip(),
@@ -201,6 +203,7 @@ class Browser:
                     )
                 content_type = (response.headers.get("content-type") if response else None) or "text/html"
                 if is_html(content_type, b""):
+                    await page.wait_for_load_state("load", timeout=max(1, deadline - loop.time()) * 1000)
                     await self._settle(page, document, deadline, network)
                     body = (await page.content()).encode("utf-8")
                     content_type = "text/html; charset=utf-8"
