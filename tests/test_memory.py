@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from rich.console import Console
 from test_import_ota_versions import commit, git
 
 from tosmon import memory
 from tosmon.check import check
+from tosmon.cli.console import render_changes
 from tosmon.memory import INDEX_FILE
-from tosmon.models import CheckResult, Document
+from tosmon.models import CheckResult, CheckRun, Document
+from tosmon.notify import render_html, render_text
 from tosmon.report import result_to_json
 from tosmon.store import Store
 
@@ -81,6 +84,21 @@ def test_check_shows_a_clause_removed_by_a_broken_page_and_back_the_next_night_a
     assert result_to_json(back)["changes"]["restored"] == [{"clause": AI_CLAUSE, "last_seen": first.version}]
     [recorded] = [v for v in nightly.store.versions(nightly.document) if v.name == back.version]
     assert recorded.meta["changes"] == {"restored": 1} and recorded.meta["flags"] == []
+
+
+def test_reports_show_a_restored_clause_as_restored(nightly) -> None:
+    nightly(FULL, NIGHT)
+    nightly(WITHOUT_AI, NIGHT + timedelta(days=1))
+    back = nightly(FULL, NIGHT + timedelta(days=2))
+    run = CheckRun(NIGHT + timedelta(days=2), (back,))
+    assert f"(restored) {AI_CLAUSE}" in render_text(run, "tosmon")
+    assert "(restored)</span>" in render_html(run, "tosmon")
+    console = Console(record=True, width=300, no_color=True)
+    render_changes(console, back.changes)
+    assert (
+        console.export_text().strip()
+        == f"↺ {AI_CLAUSE} (restored: carried until {back.changes[0].last_seen[:10]})"
+    )
 
 
 def test_check_flags_the_same_ai_clause_re_added_after_a_long_absence(nightly) -> None:
