@@ -16,6 +16,8 @@ from test_import_ota_versions import commit, git
 from tosmon import memory
 from tosmon.check import check
 from tosmon.cli.console import render_changes
+from tosmon.flag import load_taxonomy
+from tosmon.history import record_at
 from tosmon.memory import INDEX_FILE
 from tosmon.models import CheckResult, CheckRun, Document
 from tosmon.notify import render_html, render_text
@@ -252,3 +254,34 @@ def test_import_takes_a_lasting_shorter_text_as_the_document_after_three_records
     assert [v["date"][:10] for v in versions] == ["2026-03-02", "2026-05-11"]
     assert versions[1]["flags"] == [] and versions[1]["changes"]["removed"] == 4
     assert outcome.stderr.count("not recorded, a broken page") == 2
+
+
+def test_a_version_recorded_out_of_time_order_brings_the_memory_back_in_step(tmp_path) -> None:
+    store = Store(tmp_path / "snapshots").open()
+    document = Document("Tunehaven", "Terms of Service", "")
+    taxonomy = load_taxonomy()
+
+    def at(paragraphs: list[str], days: int) -> CheckResult:
+        return record_at(
+            store,
+            document,
+            markdown(paragraphs),
+            date=NIGHT + timedelta(days=days),
+            taxonomy=taxonomy,
+            source="import",
+        )
+
+    at(FULL, 0)
+    at(WITHOUT_AI, 100)
+    late = at(FULL, 200)  # the clause was gone for a hundred days: news
+    assert [c.kind for c in late.changes] == ["added"] and late.flags
+    at(WITHOUT_AI, 1)  # an older capture slipped in before the others (a backfill)
+    back = at([*FULL, CLAUSES[0]], 3)  # two days after the clause was dropped: restored; and a copy
+    assert [c.kind for c in back.changes] == ["restored", "restored"] and back.flags == ()
+    memory._cache.clear()
+    everything = store.versions(document)
+    assert memory.recall(store, document, everything).index.names == [v.name for v in everything]
+    folder = store.directory(document)
+    assert [name for name, _ in json.loads((folder / INDEX_FILE).read_bytes())["versions"]] == [
+        v.name for v in everything
+    ]
