@@ -71,6 +71,7 @@ def visible_text(markdown: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=16384)  # most clauses of a new version are those of the last one, cut again
 def wording(text: str) -> str:
     """What two clauses must share to count as the same clause: their visible words, in order, without
     a leading number ("2.1", "(b)", "iv."), so renumbering is no change."""
