@@ -16,6 +16,7 @@ from test_import_ota_versions import commit, git
 from tosmon import memory
 from tosmon.check import check
 from tosmon.cli.console import render_changes
+from tosmon.digest import digest
 from tosmon.flag import load_taxonomy
 from tosmon.history import record_at
 from tosmon.memory import INDEX_FILE
@@ -95,6 +96,8 @@ def test_reports_show_a_restored_clause_as_restored(nightly) -> None:
     run = CheckRun(NIGHT + timedelta(days=2), (back,))
     assert f"(restored) {AI_CLAUSE}" in render_text(run, "tosmon")
     assert "(restored)</span>" in render_html(run, "tosmon")
+    recent = digest((nightly.document,), nightly.store, since=NIGHT + timedelta(days=2))
+    assert [[c.kind for c in r.changes] for r in recent.results] == [["restored"]]
     console = Console(record=True, width=300, no_color=True)
     render_changes(console, back.changes)
     assert (
