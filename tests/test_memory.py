@@ -240,11 +240,11 @@ def test_import_keeps_partial_and_doubled_records_as_evidence_only_and_never_fla
     broken = [line for line in outcome.stderr.splitlines() if "not recorded, a broken page" in line]
     assert len(broken) == 3
     assert "partial page" in broken[0] and "twice" in broken[1]
-    assert "3 broken record(s) kept as evidence only" in outcome.stderr
+    assert "3 broken records kept as evidence only" in outcome.stderr
     raw = sorted((snapshots / "Tunehaven" / "Terms-of-Service" / "raw").glob("*.md"))
     assert len(raw) == 7  # every record kept as evidence, citing its commit
     again = tosmon("import-ota-versions", repository, "--snapshots", snapshots)
-    assert "0 version(s) recorded" in again.stdout
+    assert "0 versions recorded" in again.stdout
 
 
 def test_import_takes_a_lasting_shorter_text_as_the_document_after_three_records(

@@ -175,6 +175,7 @@ def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: fl
             click.echo(safe_text(f"{result.document.id} on {when}: {result.notice}"), err=True)
     if broken:
         click.echo(
-            f"{len(broken)} broken record(s) kept as evidence only, not recorded as versions", err=True
+            f"{plural(len(broken), 'broken record')} kept as evidence only, not recorded as versions",
+            err=True,
         )
     sys.exit(report(results, started, as_json))
