@@ -16,6 +16,11 @@ from tosmon.extract import page_text
 TERMS = "Tunehaven/Terms of Use.md"
 OTHER = "Soundhill/Privacy Policy.md"
 TRAINING_CLAUSE = "may be used to train, develop and improve artificial intelligence"
+PRIVACY = (
+    "# Privacy Policy\n\nWe collect your e-mail address when you create an account, and the songs you "
+    "listen to so that we can suggest others. We keep them for as long as your account is open and "
+    "delete them within thirty days of its closing.\n"
+)
 
 
 def text_of(n: int) -> str:
@@ -54,7 +59,7 @@ def versions_repository(tmp_path: Path) -> tuple[Path, list[str]]:
     git(repository, "init", "-q")
     commits = [
         commit(repository, {"README.md": "# Demo versions\n", TERMS: text_of(1)}, "2023-05-01T04:00:00Z", "First record of Tunehaven Terms of Use"),
-        commit(repository, {OTHER: "We collect your e-mail address.\n"}, "2023-06-01T04:00:00+02:00", "First record of Soundhill Privacy Policy"),
+        commit(repository, {OTHER: PRIVACY}, "2023-06-01T04:00:00+02:00", "First record of Soundhill Privacy Policy"),
         commit(repository, {"README.md": "# Demo versions, updated\n"}, "2023-07-01T04:00:00Z", "Update README"),
         commit(repository, {TERMS: text_of(2)}, "2024-02-07T12:00:00Z", "Record new changes of Tunehaven Terms of Use"),
     ]  # fmt: skip

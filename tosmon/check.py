@@ -30,12 +30,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from tosmon.browser import Browser, Fetched, fetch_judged, remembered
-from tosmon.diff import diff_versions
+from tosmon.diff import diff_clauses, restore, segment
 from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.extract import page_text
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, notice_problem, page_problem, sha
+from tosmon.memory import recall
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
 from tosmon.store import Store, StoredVersion
 from tosmon.variants import compare_variants
@@ -66,7 +67,8 @@ def record(
 
     A text whose words are all the same, in the same order, is unchanged whatever its line breaks.
     A text that goes back to a known version is reported the first time; when the page keeps
-    alternating between the same two versions (an A/B test), it is recorded quietly.
+    alternating between the same two versions (an A/B test), it is recorded quietly. A clause whose
+    wording the document carried lately is restored, not new (tosmon.memory), and never flags.
     """
     versions = store.versions(document) if versions is None else versions
     previous = versions[-1] if versions else None
@@ -74,9 +76,11 @@ def record(
         name = store.record_version(
             document, text, date=date, source=source, snapshot=snapshot, extra={"changes": {}, "flags": []}
         )
+        recall(store, document, versions).remember(name, date, segment(text))
         return CheckResult(document, "new", version=name, checked_at=date)
     if previous.text.split() == text.split():  # only line breaks or spacing moved: same words, same terms
         return CheckResult(document, "unchanged", checked_at=date)
+    memory = recall(store, document, versions)
     digest = sha(text)
     known = next((v for v in reversed(versions[:-1]) if v.meta.get("sha256") == digest), None)
     alternating = (
@@ -100,9 +104,11 @@ def record(
                 "flags": [],
             },
         )
+        memory.remember(name, date, segment(text))
         notice = f"alternates between two known versions (A/B test?); recorded quietly as {name}"
         return CheckResult(document, "unchanged", version=name, checked_at=date, notice=notice)
-    changes = diff_versions(previous.text, text)
+    clauses = segment(text)
+    changes = restore(diff_clauses(segment(previous.text), clauses), memory.last_seen(date))
     flags = flag_changes(changes, taxonomy)
     counts: dict[str, int] = {}
     for change in changes:
@@ -119,6 +125,7 @@ def record(
             f"back to the version of {known.date:%Y-%m-%d}; if it keeps alternating it is not reported again"
         )
     name = store.record_version(document, text, date=date, source=source, snapshot=snapshot, extra=extra)
+    memory.remember(name, date, clauses)
     return CheckResult(
         document, "changed", tuple(changes), tuple(flags), version=name, checked_at=date, notice=notice
     )

@@ -5,6 +5,7 @@ are compared on their wording only (`wording`: words of the visible text, withou
 emphasis, invisible characters or punctuation), so reformatting, a new link target or a curly apostrophe
 is no change. The clause sequences are diffed with diff-match-patch; deleted and inserted clauses are
 then paired into `moved` (the same wording elsewhere) and `changed` (a rewording of each other).
+`restore` then marks as `restored` the new wordings the document already carried (tosmon.memory).
 Diffing clauses first keeps the worst case (a page replaced by an unrelated one) fast: word-level diffs
 only ever run inside one pair of similar clauses.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
@@ -68,6 +71,7 @@ def visible_text(markdown: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=16384)  # most clauses of a new version are those of the last one, cut again
 def wording(text: str) -> str:
     """What two clauses must share to count as the same clause: their visible words, in order, without
     a leading number ("2.1", "(b)", "iv."), so renumbering is no change."""
@@ -281,6 +285,19 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> list[Change]:
         elif op == 1:
             inserted.extend(zip(new_keys[j:j_end], new[j:j_end], strict=True))
     return [*_pair(deleted, inserted), *cosmetic]
+
+
+def restore(changes: list[Change], last_seen: Callable[[str], str | None]) -> list[Change]:
+    """`changes` with each added clause and each rewording whose new wording the document already
+    carried marked `restored`; `last_seen` names the version that carried a wording, if any."""
+    marked = []
+    for change in changes:
+        if change.kind in ("added", "changed") and change.new and not change.cosmetic:
+            seen = last_seen(wording(change.new.text))
+            if seen is not None:
+                change = replace(change, kind="restored", last_seen=seen)
+        marked.append(change)
+    return marked
 
 
 def _pair(deleted: list[tuple[str, Clause]], inserted: list[tuple[str, Clause]]) -> list[Change]:

@@ -13,7 +13,8 @@ import re
 from calendar import monthrange
 from datetime import UTC, datetime, timedelta
 
-from tosmon.diff import diff_versions
+from tosmon.diff import diff_versions, restore
+from tosmon.memory import recall
 from tosmon.models import CheckResult, CheckRun, Document, Flag
 from tosmon.store import Store
 from tosmon.variants import recent
@@ -85,7 +86,12 @@ def digest(documents: tuple[Document, ...], store: Store, *, since: datetime) ->
                 CheckResult(
                     document,
                     "changed",
-                    tuple(diff_versions(versions[index - 1].text, version.text)),
+                    tuple(
+                        restore(
+                            diff_versions(versions[index - 1].text, version.text),
+                            recall(store, document, versions[:index]).last_seen(version.date),
+                        )
+                    ),
                     tuple(flag_from_json(f) for f in flags if isinstance(f, dict))
                     if isinstance(flags, list)
                     else (),

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
 from tosmon.check import record
-from tosmon.diff import diff_versions
+from tosmon.diff import diff_versions, restore
 from tosmon.errors import TosmonError
 from tosmon.flag import Taxonomy, flag_changes
+from tosmon.memory import recall
 from tosmon.models import CheckResult, Document, Flag, Snapshot
 from tosmon.report import flag_title
 from tosmon.store import Store, StoredVersion, read_json
 from tosmon.text import plural
 
-CHANGE_KINDS = ("added", "removed", "changed", "moved")
+CHANGE_KINDS = ("added", "removed", "changed", "moved", "restored")
 NUMBERED = re.compile(r"#?(-?\d+)")  # as numbered by `history`; -N counts from the end, as #-N does
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(-\d+)?")  # as `tosmon.store.stamp` writes it
 
@@ -47,7 +49,8 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
     """Every version of `document`, oldest first, each compared with the one before it in time."""
     entries = []
     previous: StoredVersion | None = None
-    for version in store.versions(document):
+    versions = store.versions(document)
+    for position, version in enumerate(versions):
         recorded_previous = version.meta.get("previous")
         if recorded_previous == (previous.name if previous else None):
             changes = {str(k): int(v) for k, v in dict(version.meta.get("changes") or {}).items()}  # type: ignore[call-overload]
@@ -55,7 +58,8 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
         elif previous is None:  # older versions were removed by hand: this one is the first again
             changes, flags = {}, ()
         else:
-            changes, flags = compare(previous, version, taxonomy)
+            memory = recall(store, document, versions[:position])
+            changes, flags = compare(previous, version, taxonomy, memory.last_seen(version.date))
         entries.append(
             Entry(
                 document,
@@ -73,10 +77,16 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
 
 
 def compare(
-    previous: StoredVersion, version: StoredVersion, taxonomy: Taxonomy
+    previous: StoredVersion,
+    version: StoredVersion,
+    taxonomy: Taxonomy,
+    last_seen: Callable[[str], str | None] | None = None,
 ) -> tuple[dict[str, int], tuple[dict[str, object], ...]]:
-    """Change counts and flags between two stored versions, exactly as `check.record` computes them."""
+    """Change counts and flags between two stored versions, exactly as `check.record` computes them
+    (given the document's memory as of `version`, `last_seen`)."""
     changes = diff_versions(previous.text, version.text)
+    if last_seen is not None:
+        changes = restore(changes, last_seen)
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
@@ -234,6 +244,11 @@ def snapshot_at(store: Store, document: Document, snapshot: Snapshot) -> str:
     return _AsOf(store, snapshot.fetched_at).record_snapshot(document, snapshot)
 
 
+def versions_at(store: Store, document: Document, date: datetime) -> list[StoredVersion]:
+    """The document's versions dated on or before `date`, oldest first: the last one was in force then."""
+    return _AsOf(store, date).versions(document)
+
+
 def record_at(
     store: Store,
     document: Document,
@@ -243,6 +258,7 @@ def record_at(
     taxonomy: Taxonomy,
     source: str,
     snapshot: str | None = None,
+    versions: list[StoredVersion] | None = None,  # `versions_at(date)`, if the caller just read them
 ) -> CheckResult:
     """Record `text` as of `date`, compared with the version in force then, as a check on that date would.
 
@@ -250,5 +266,12 @@ def record_at(
     backfills safe to repeat.
     """
     return record(
-        _AsOf(store, date), document, text, date=date, taxonomy=taxonomy, source=source, snapshot=snapshot
+        _AsOf(store, date),
+        document,
+        text,
+        date=date,
+        taxonomy=taxonomy,
+        source=source,
+        snapshot=snapshot,
+        versions=versions,
     )

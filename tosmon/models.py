@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Literal
 
 Status = Literal["new", "unchanged", "changed", "error"]
-ChangeKind = Literal["added", "removed", "changed", "moved"]
+ChangeKind = Literal["added", "removed", "changed", "moved", "restored"]
 Category = str  # "ai", "training", "licensing" or a user-defined category
 
 
@@ -129,6 +129,7 @@ class Change:
     words_added: tuple[str, ...] = ()
     words_removed: tuple[str, ...] = ()
     cosmetic: bool = False  # same visible wording (a link target, emphasis, case, numbering): never flags
+    last_seen: str | None = None  # restored: the version that last carried this wording (tosmon.memory)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ def safe_text(text: str) -> str:
 
 
 def changes_to_json(changes: tuple[Change, ...] | list[Change]) -> dict[str, list[object]]:
+    """Changes by kind; `restored` clauses (wording the document carried lately) name the version
+    that last carried them."""
     return {
         "added": [c.new.text for c in changes if c.kind == "added" and c.new],
         "removed": [c.old.text for c in changes if c.kind == "removed" and c.old],
@@ -40,6 +42,11 @@ def changes_to_json(changes: tuple[Change, ...] | list[Change]) -> dict[str, lis
             {"old": c.old.text, "new": c.new.text} for c in changes if c.kind == "changed" and c.old and c.new
         ],
         "moved": [c.new.text for c in changes if c.kind == "moved" and c.new],
+        "restored": [
+            {"clause": c.new.text, "last_seen": c.last_seen}
+            for c in changes
+            if c.kind == "restored" and c.new
+        ],
     }
 
 

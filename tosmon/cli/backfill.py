@@ -16,7 +16,7 @@ from tosmon.errors import ExitCode, FetchError
 from tosmon.flag import load_taxonomy
 from tosmon.history import find_document
 from tosmon.models import CheckResult, CheckRun
-from tosmon.otaversions import import_versions
+from tosmon.otaversions import import_versions, not_recorded
 from tosmon.report import exit_code, run_json, safe_text
 from tosmon.store import Store
 from tosmon.text import plural
@@ -166,7 +166,16 @@ def import_command(path: Path, watchlist: Path, snapshots: Path | None, wait: fl
         results = import_versions(
             store, path, taxonomy=load_taxonomy(config.flags if config else None), known=known
         )
+    broken = [r for r in results if not_recorded(r)]
     for result in results:
         if result.error:
             click.echo(safe_text(f"{result.document.id}: {result.error}"), err=True)
+        elif result in broken:
+            when = result.checked_at.isoformat() if result.checked_at else ""
+            click.echo(safe_text(f"{result.document.id} on {when}: {result.notice}"), err=True)
+    if broken:
+        click.echo(
+            f"{plural(len(broken), 'broken record')} kept as evidence only, not recorded as versions",
+            err=True,
+        )
     sys.exit(report(results, started, as_json))

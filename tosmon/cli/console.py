@@ -93,6 +93,15 @@ def render_changes(console: Console, changes: tuple[Change, ...] | list[Change],
         elif change.kind == "moved" and change.new:
             body = Text.assemble((safe_text(change.new.text), "dim"), (" (moved)", "blue"))
             hang(console, Text("  ↕ ", style="blue"), body)
+        elif change.kind == "restored" and change.new:
+            seen = (
+                f" (restored: carried until {change.last_seen[:10]})" if change.last_seen else " (restored)"
+            )
+            hang(
+                console,
+                Text("  ↺ ", style="cyan"),
+                Text.assemble((safe_text(change.new.text), "dim"), (seen, "cyan")),
+            )
         elif change.kind == "changed" and change.old and change.new:
             hang(
                 console,

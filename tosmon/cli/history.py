@@ -79,9 +79,9 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     """The timeline of recorded versions of DOCUMENT ('Service/Document type'), or of every document.
 
     Each version shows its number (#1 the oldest) and stamp (its UTC time), which `show` and `diff`
-    take as VERSION; its source (fetch, archive, import), size, clauses added, removed and changed,
-    and flags. With --json it also cites the raw snapshot it came from (file, sha256, URLs, fetch
-    date) and the file of its text.
+    take as VERSION; its source (fetch, archive, import), size, clauses added, removed, changed and
+    restored (↺: wording the document carried lately, back again), and flags. With --json it also
+    cites the raw snapshot it came from (file, sha256, URLs, fetch date) and the file of its text.
 
     \b
     Example:
@@ -101,10 +101,10 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     if not document:
         table.add_column("Document", overflow="fold")
     stamp_width = max((len(e.version.name) for e in entries), default=0)
-    for column in ("#", "Version", "Source", "Size", "+", "-", "~", "Flags"):
+    for column in ("#", "Version", "Source", "Size", "+", "-", "~", "↺", "Flags"):
         table.add_column(
             column,
-            justify="right" if column in ("#", "Size", "+", "-", "~") else "left",
+            justify="right" if column in ("#", "Size", "+", "-", "~", "↺") else "left",
             # a stamp is copied into `show` and `diff`: never cut or wrapped
             min_width=stamp_width if column == "Version" else None,
             no_wrap=column in ("#", "Version"),
@@ -120,6 +120,7 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
             str(changes.get("added", "")),
             str(changes.get("removed", "")),
             str(changes.get("changed", "")),
+            str(changes.get("restored", "")),
             flags,
         ]
         table.add_row(*([out(entry.document.id)] if not document else []), *cells)

@@ -188,6 +188,8 @@ def _text_change(change: Change) -> str:
         return f"- {safe_text(change.old.text)}"
     if change.kind == "moved" and change.new:
         return f"(moved) {safe_text(change.new.text)}"
+    if change.kind == "restored" and change.new:
+        return f"(restored) {safe_text(change.new.text)}"
     assert change.old and change.new
     return "~ " + diff_text(wording(change.old.text, change.new.text))
 
@@ -292,6 +294,8 @@ def _html_change(change: Change) -> str:
         return _tag("del", "− " + _e(change.old.text))
     if change.kind == "moved" and change.new:
         return _e(change.new.text) + " " + _tag("span", "(moved)", "small")
+    if change.kind == "restored" and change.new:
+        return _e(change.new.text) + " " + _tag("span", "(restored)", "small")
     assert change.old and change.new
     return "~ " + _html_diff(wording(change.old.text, change.new.text))
 
