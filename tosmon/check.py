@@ -103,7 +103,7 @@ def record(
         notice = f"alternates between two known versions (A/B test?); recorded quietly as {name}"
         return CheckResult(document, "unchanged", version=name, checked_at=date, notice=notice)
     changes = diff_versions(previous.text, text)
-    flags = flag_changes(changes, taxonomy, names=(document.service,))  # its own name is no AI clause
+    flags = flag_changes(changes, taxonomy, names=(document.service,), previous=previous.text)
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1

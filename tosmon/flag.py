@@ -73,6 +73,10 @@ FUNCTION_WORDS = frozenset(
 }
 TRANSLATION_MIN_WORDS = 150
 SPELLING_RATIO = 0.75
+# the title of a Markdown heading or of a bold line standing alone, as `diff.segment` reads them
+HEADING_LINE = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]+(.+?)[ \t#]*|\*\*(.+?)\*\*:?[ \t]*|(.+)\n[ \t]*(?:=+|-+))$", re.MULTILINE
+)
 CONSENT_REACH = 2  # an opt-out this many changed clauses after a training clause, or nearer, is about it  # one word replaced by another this similar is a spelling fix or a typo
 
 
@@ -449,6 +453,8 @@ def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
             changed.append(max(_content_words(mine), _content_words(other)))
         elif not other:  # a replacement is counted once, on its added side
             changed.append(_content_words(mine))
+    if sorted(w.lower() for w in old_words) == sorted(w.lower() for w in new_words):
+        return Edit(tuple(added), 0)  # the same words in another order ("posts and comments"): a reorder
     return Edit(tuple(added), sum(changed))
 
 
@@ -534,10 +540,13 @@ def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set
 # -- flagging --------------------------------------------------------------------------------
 
 
-def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy, *, names: Sequence[str] = ()) -> list[Flag]:
+def flag_changes(
+    changes: Sequence[Change], taxonomy: Taxonomy, *, names: Sequence[str] = (), previous: str | None = None
+) -> list[Flag]:
     """Flags for the new wording among `changes`; unchanged, moved and cosmetic changes never flag.
 
     `names` are names the AI words of which are no evidence of an AI clause: the watched service's own.
+    `previous` is the text the changes were made to: given, a heading it did not have is a clause of its own.
     """
     changes = [c for c in changes if not c.cosmetic]
     if names:
@@ -556,7 +565,7 @@ def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy, *, names: Sequen
             continue
         for flag in found:
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
-    for heading in _new_headings(changes):  # "No Text and Data Mining or AI Training": a clause of its own
+    for heading in _new_headings(changes, previous):  # "No Text and Data Mining or AI Training"
         for flag in _flags_for(heading, None, Change("added", None, heading), taxonomy, translated, ()):
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
     for flag in _consent_in_section(changes, taxonomy, list(flags.values())):
@@ -571,12 +580,17 @@ def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy, *, names: Sequen
     return list(flags.values())
 
 
-def _new_headings(changes: Sequence[Change]) -> list[Clause]:
-    """Headings the change brought: every clause under them is new, and no clause taken out sat under them.
+def _new_headings(changes: Sequence[Change], previous: str | None) -> list[Clause]:
+    """Headings the change brought: not in the previous text, and every changed clause under them new.
 
     A list's lead-in ("We use your data to:") is part of its items' path too, but it is a clause already.
     """
+    if previous is None:
+        return []
     old = {h for c in changes if c.old for h in c.old.headings}
+    old |= {
+        visible_text(next(g for g in m.groups() if g)).strip(" :") for m in HEADING_LINE.finditer(previous)
+    }
     lead_ins = {visible_text(c.new.text).rstrip(":") for c in changes if c.new}
     kinds: dict[tuple[str, ...], set[str]] = {}
     for change in changes:

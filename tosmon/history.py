@@ -80,7 +80,7 @@ def compare(
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
-    return counts, tuple(f.to_json() for f in flag_changes(changes, taxonomy))
+    return counts, tuple(f.to_json() for f in flag_changes(changes, taxonomy, previous=previous.text))
 
 
 def snapshot_meta(store: Store, document: Document, version: StoredVersion) -> dict[str, object] | None:
