@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tosmon.diff import diff_versions
+from tosmon.errors import ExitCode
 from tosmon.flag import flag_changes, load_taxonomy, taxonomy_problems
 from tosmon.models import Flag
 
@@ -162,3 +164,50 @@ def test_widening_rewording_lists_the_words_that_changed() -> None:
 )
 def test_bad_names_ignore_and_confidence_settings_are_reported(flags: object, problem: str) -> None:
     assert any(p.startswith(problem) for p in taxonomy_problems(flags)), taxonomy_problems(flags)
+
+
+def test_diff_json_flags_say_their_confidence(tosmon, tmp_path: Path) -> None:
+    old, new = tmp_path / "old.md", tmp_path / "new.md"
+    old.write_text("# Terms\n\nHello.\n", encoding="utf-8")
+    new.write_text("# Terms\n\nHello.\n\nCopilot uses your prompts to answer.\n", encoding="utf-8")
+    outcome = tosmon("diff", old, new, "--json")
+    (flag,) = json.loads(outcome.stdout)["flags"]
+    assert (flag["category"], flag["confidence"], flag["severity"]) == ("ai", "low", "medium")
+
+
+def test_bad_min_confidence_in_the_watchlist_is_reported_at_its_place(tosmon, watchlist_file) -> None:
+    watchlist = watchlist_file("services: {}\nflags:\n  min_confidence: strong\n")
+    outcome = tosmon("check", "--watchlist", watchlist)
+    assert outcome.code == ExitCode.CONFIG
+    assert outcome.stderr.splitlines() == [
+        f"{watchlist}:3:3: flags: min_confidence: expected low (every flag, the default) or high (strong flags only)"
+    ]
+
+
+def test_reports_mark_low_confidence_flags(tosmon, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tosmon.models import CheckResult, CheckRun, Document
+    from tosmon.notify import render_html, render_text
+
+    weak = Flag(
+        "ai",
+        "Copilot uses your prompts.",
+        None,
+        ("Copilot", "prompts"),
+        rule="ai.ai-product (any)",
+        confidence="low",
+    )
+    strong = Flag("ai", "We use machine learning.", None, ("machine learning",), rule="ai.ai-system (en)")
+    document = Document("Example", "Terms", "https://example.com/terms")
+    run = CheckRun(
+        datetime(2026, 1, 1, tzinfo=UTC), (CheckResult(document, "changed", flags=(weak, strong)),)
+    )
+    text = render_text(run, "tosmon")
+    assert "[MEDIUM] new AI clause in Example Terms (low confidence)" in text
+    assert "[MEDIUM] new AI clause in Example Terms\n" in text
+    assert "(low confidence)" in render_html(run, "tosmon")
+    old, new = tmp_path / "old.md", tmp_path / "new.md"
+    old.write_text("Hello.\n", encoding="utf-8")
+    new.write_text("Hello.\n\nCopilot uses your prompts to answer.\n", encoding="utf-8")
+    assert "(rule ai.ai-product (any), low confidence)" in tosmon("diff", old, new).stdout
