@@ -83,7 +83,10 @@ CONSENT_REACH = 2  # an opt-out this many changed clauses after a training claus
 @dataclass(frozen=True)
 class Rule:
     name: str
-    terms: tuple[tuple[str, re.Pattern[str]], ...]  # (language, all its terms in one pattern)
+    # every term of every language in one pattern (one scan of a clause per rule, not one per language),
+    # the terms of the n-th language of `languages` in the group named `l<n>`
+    terms: re.Pattern[str] | None
+    languages: tuple[str, ...]
     near: re.Pattern[str] | None
     negative: re.Pattern[str] | None
     window: int
@@ -235,6 +238,16 @@ def _alternation(patterns: Iterable[object], words: bool = False) -> re.Pattern[
     return re.compile(rf"(?<![\w-])(?:{body})(?!\w)" if words else body, re.IGNORECASE)
 
 
+def _by_language(grouped: dict[str, list[str]]) -> re.Pattern[str] | None:
+    """One pattern for the terms of all languages, each language's in a group of its own."""
+    if not grouped:
+        return None
+    body = "|".join(
+        f"(?P<l{index}>{'|'.join(f'(?:{t})' for t in terms)})" for index, terms in enumerate(grouped.values())
+    )
+    return re.compile(rf"(?<![\w-])(?:{body})(?!\w)", re.IGNORECASE)
+
+
 def _merge(base: dict[str, object], extra: dict[str, object]) -> dict[str, object]:
     """A shipped category with a user's additions: more rules and contexts, never fewer.
 
@@ -271,7 +284,8 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
             compiled.append(
                 Rule(
                     name=str(rule.get("name") or "terms"),
-                    terms=tuple((lang, _alternation(terms, words=True)) for lang, terms in grouped.items()),  # type: ignore[misc]
+                    terms=_by_language(grouped),
+                    languages=tuple(grouped),
                     near=_alternation(rule.get("near") or [], words=True),  # type: ignore[arg-type]
                     negative=_alternation([*shared_negative, *(rule.get("negative") or [])]),  # type: ignore[misc]
                     window=int(rule.get("window") or rules.get("window") or window),  # type: ignore[call-overload]
@@ -356,23 +370,22 @@ def _category_matches(text: str, category: Category) -> Iterable[Match]:
     for rule in category.rules:
         terms: list[str] = []
         spans: list[tuple[int, int]] = []
-        language_found = ""
-        for language, pattern in rule.terms:
-            for term in pattern.finditer(text):
-                if rule.negative and _covered(rule.negative, text, term.span()):
-                    continue
-                near = _near(rule, text, term.span()) if rule.near else None
-                if rule.near and near is None:
-                    continue
-                language_found = language_found or language
-                terms.append(" ".join(term.group(0).split()))
-                spans.append(term.span())
-                if near is not None:
-                    terms.append(near.group(0))
-                    spans.append(near.span())
+        languages: set[int] = set()
+        for term in rule.terms.finditer(text) if rule.terms else ():
+            if rule.negative and _covered(rule.negative, text, term.span()):
+                continue
+            near = _near(rule, text, term.span()) if rule.near else None
+            if rule.near and near is None:
+                continue
+            languages.add(int(str(term.lastgroup)[1:]))
+            terms.append(" ".join(term.group(0).split()))
+            spans.append(term.span())
+            if near is not None:
+                terms.append(near.group(0))
+                spans.append(near.span())
         if spans:
             unique = tuple(dict.fromkeys(terms))
-            name = f"{category.name}.{rule.name} ({language_found})"
+            name = f"{category.name}.{rule.name} ({rule.languages[min(languages)]})"
             yield Match(category, name, unique, tuple(spans), rule.confidence)
 
 
