@@ -60,6 +60,7 @@ def test_every_rule_has_cases_in_all_seven_languages() -> None:
         "generated-output",
         "ai-uses",
         "ai-product",
+        "model-family",
         "train-services",
         "tdm-reservation",
         "grant-by-verbs",
