@@ -211,9 +211,11 @@ def flags_by_pairs(
         key = _key(document.id, record.date)
         if key in wanted and document.id in previous and previous[document.id].split() != text.split():
             count += 1
-            found[key] = [
-                f.to_json() for f in flag_changes(diff_versions(previous[document.id], text), taxonomy)
-            ]
+            before = previous[document.id]
+            flags = flag_changes(
+                diff_versions(before, text), taxonomy, names=(record.service,), previous=before
+            )
+            found[key] = [f.to_json() for f in flags]
         if text.split() != previous.get(document.id, "").split():
             previous[document.id] = text
     return found, count

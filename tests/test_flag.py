@@ -129,17 +129,17 @@ def test_user_terms_and_categories_from_the_watchlist_flag() -> None:
     taxonomy = load_taxonomy(
         {
             "categories": {
-                "biometrics": {"severity": "high", "terms": ["face ?prints?", "biometric"]},
+                "loyalty": {"severity": "high", "terms": ["loyalty points?", "reward points?"]},
                 "ai": {"terms": ["Copilot"]},
             }
         }
     )
     changes = diff_versions(
-        "Hello.\n", "Hello.\n\nWe collect faceprints at login.\n\nCopilot can draft replies.\n"
+        "Hello.\n", "Hello.\n\nWe award loyalty points at login.\n\nCopilot can draft replies.\n"
     )
     flags = {(f.category, f.severity, f.rule) for f in flag_changes(changes, taxonomy)}
     assert flags == {
-        ("biometrics", "high", "biometrics.terms (any)"),
+        ("loyalty", "high", "loyalty.terms (any)"),
         ("ai", "medium", "ai.user-terms (any)"),
     }
 

@@ -66,6 +66,7 @@ def test_history_json_lists_versions_oldest_first_with_flags_and_snapshots(tosmo
         "consent",
         "consent_change",
         "change",
+        "confidence",  # issue 14: how strong the evidence is
     }
     assert TRAINING_CLAUSE in training["clause"]
     assert second["changes"]["added"] >= 1

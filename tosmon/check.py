@@ -109,7 +109,7 @@ def record(
         return CheckResult(document, "unchanged", version=name, checked_at=date, notice=notice)
     clauses = segment(text)
     changes = restore(diff_clauses(segment(previous.text), clauses), memory.last_seen(date))
-    flags = flag_changes(changes, taxonomy)
+    flags = flag_changes(changes, taxonomy, names=(document.service,), previous=previous.text)
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1

@@ -67,6 +67,7 @@ def flag_from_json(data: dict[str, object]) -> Flag:
         rule=str(data.get("rule", "")),
         consent=data.get("consent"),  # type: ignore[arg-type]
         change=data.get("change", "added"),  # type: ignore[arg-type]
+        confidence=data.get("confidence", "high"),  # type: ignore[arg-type]
     )
 
 

@@ -16,9 +16,10 @@ the old version already had are not news either.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
@@ -33,7 +34,7 @@ DEFAULT_WINDOW = 12
 MOVED_WORDS = 3  # a run of this many words or more found in removed wording was moved, not written
 NEGATIVE_REACH = 120  # characters around a term where a negative context may start or end
 MAX_WORD_CHARS = 40  # bounds the proximity search in a pathological clause (one long run of letters)
-TOP_KEYS = {"version", "window", "categories", "consent"}
+TOP_KEYS = {"version", "window", "categories", "consent", "names", "ignore", "min_confidence"}
 CATEGORY_KEYS = {
     "rewording_words",
     "severity",
@@ -46,8 +47,9 @@ CATEGORY_KEYS = {
     "yields_to",
     "window",
 }
-RULE_KEYS = {"name", "terms", "near", "negative", "window"}
+RULE_KEYS = {"name", "terms", "near", "negative", "window", "confidence"}
 Consent = Literal["opt-in", "opt-out"]
+Confidence = Literal["high", "low"]
 # Short, frequent words that tell the languages of a whole version apart (for translations).
 STOPWORDS = {
     "en": "the and of to is that for with you your we our are this be or",
@@ -58,7 +60,11 @@ STOPWORDS = {
     "pt": "o os da do das dos que é para com você seus nossos uma não",
     "nl": "de het en van een is dat voor met je uw wij onze niet",
 }
-FUNCTION_WORDS = frozenset(w for words in STOPWORDS.values() for w in words.split()) - {
+# ... and a few more English ones, so that "to" -> "use it" is not two new words
+FUNCTION_WORDS = frozenset(
+    [w for words in STOPWORDS.values() for w in words.split()]
+    + ["it", "its", "a", "an", "as", "by", "on", "in", "at"]
+) - {
     "not",
     "nicht",
     "non",
@@ -66,16 +72,25 @@ FUNCTION_WORDS = frozenset(w for words in STOPWORDS.values() for w in words.spli
     "niet",
 }
 TRANSLATION_MIN_WORDS = 150
-SPELLING_RATIO = 0.75  # one word replaced by another this similar is a spelling fix or a typo
+SPELLING_RATIO = 0.75
+# the title of a Markdown heading or of a bold line standing alone, as `diff.segment` reads them
+HEADING_LINE = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]+(.+?)[ \t#]*|\*\*(.+?)\*\*:?[ \t]*|(.+)\n[ \t]*(?:=+|-+))$", re.MULTILINE
+)
+CONSENT_REACH = 2  # an opt-out this many changed clauses after a training clause, or nearer, is about it  # one word replaced by another this similar is a spelling fix or a typo
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
-    terms: tuple[tuple[str, re.Pattern[str]], ...]  # (language, all its terms in one pattern)
+    # every term of every language in one pattern (one scan of a clause per rule, not one per language),
+    # the terms of the n-th language of `languages` in the group named `l<n>`
+    terms: re.Pattern[str] | None
+    languages: tuple[str, ...]
     near: re.Pattern[str] | None
     negative: re.Pattern[str] | None
     window: int
+    confidence: Confidence = "high"  # "low": weak evidence on its own (a product name)
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,9 @@ class Taxonomy:
     window: int
     opt_in: re.Pattern[str] | None
     opt_out: re.Pattern[str] | None
+    names: re.Pattern[str] | None = None  # names holding an AI word ("Mistral AI"): weak evidence only
+    ignore: re.Pattern[str] | None = None  # names and terms that are no evidence at all
+    min_confidence: Confidence = "low"  # "high": low-confidence flags are not raised
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,7 @@ class Match:
     rule: str
     terms: tuple[str, ...]
     spans: tuple[tuple[int, int], ...]
+    confidence: Confidence = "high"
 
 
 # -- loading and checking --------------------------------------------------------------------
@@ -141,6 +160,18 @@ def taxonomy_problems(data: object) -> list[str]:
                     re.compile(str(pattern))
                 except re.error as error:
                     problems.append(f"consent.{kind}: invalid pattern {pattern!r}: {error}")
+    for key in ("names", "ignore"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            problems.append(f"{key}: expected a list of patterns (a plain name works as is)")
+            continue
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                problems.append(f"{key}: invalid pattern {pattern!r}: {error}")
+    if data.get("min_confidence", "low") not in ("low", "high"):
+        problems.append("min_confidence: expected low (every flag, the default) or high (strong flags only)")
     if "window" in data and (not isinstance(data["window"], int) or data["window"] < 1):
         problems.append("window: expected a positive number of words")
     categories = data.get("categories", {})
@@ -173,6 +204,8 @@ def taxonomy_problems(data: object) -> list[str]:
             )
             if not rule.get("terms"):
                 problems.append(f"{where}.rules[{index}]: a rule needs `terms`")
+            if rule.get("confidence", "high") not in ("high", "low"):
+                problems.append(f"{where}.rules[{index}].confidence: expected high or low")
         for rule in _rules_of(str(name), rules):
             label = f"{where}.{'rules.' + str(rule.get('name')) if rule.get('name') != 'terms' else 'terms'}"
             terms = rule.get("terms")
@@ -203,6 +236,16 @@ def _alternation(patterns: Iterable[object], words: bool = False) -> re.Pattern[
         return None
     body = "|".join(f"(?:{p})" for p in patterns)
     return re.compile(rf"(?<![\w-])(?:{body})(?!\w)" if words else body, re.IGNORECASE)
+
+
+def _by_language(grouped: dict[str, list[str]]) -> re.Pattern[str] | None:
+    """One pattern for the terms of all languages, each language's in a group of its own."""
+    if not grouped:
+        return None
+    body = "|".join(
+        f"(?P<l{index}>{'|'.join(f'(?:{t})' for t in terms)})" for index, terms in enumerate(grouped.values())
+    )
+    return re.compile(rf"(?<![\w-])(?:{body})(?!\w)", re.IGNORECASE)
 
 
 def _merge(base: dict[str, object], extra: dict[str, object]) -> dict[str, object]:
@@ -241,10 +284,12 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
             compiled.append(
                 Rule(
                     name=str(rule.get("name") or "terms"),
-                    terms=tuple((lang, _alternation(terms, words=True)) for lang, terms in grouped.items()),  # type: ignore[misc]
+                    terms=_by_language(grouped),
+                    languages=tuple(grouped),
                     near=_alternation(rule.get("near") or [], words=True),  # type: ignore[arg-type]
                     negative=_alternation([*shared_negative, *(rule.get("negative") or [])]),  # type: ignore[misc]
                     window=int(rule.get("window") or rules.get("window") or window),  # type: ignore[call-overload]
+                    confidence="low" if rule.get("confidence") == "low" else "high",
                 )
             )
         built.append(
@@ -262,11 +307,18 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
     for source in (data.get("consent") or {}, extra.get("consent") or {}):
         for kind, patterns in source.items():  # type: ignore[attr-defined]
             consent.setdefault(kind, []).extend(patterns)
+    listed = {
+        key: [*(data.get(key) or []), *(extra.get(key) or [])]  # type: ignore[misc]
+        for key in ("names", "ignore")
+    }
     return Taxonomy(
         tuple(built),
         window,
         _alternation(consent.get("opt-in", []), words=True),
         _alternation(consent.get("opt-out", []), words=True),
+        names=_alternation(listed["names"], words=True),
+        ignore=_alternation(listed["ignore"], words=True),
+        min_confidence="high" if extra.get("min_confidence") == "high" else "low",
     )
 
 
@@ -283,27 +335,58 @@ def match_clause(text: str, taxonomy: Taxonomy) -> list[Match]:
     return found
 
 
+def evidence(text: str, taxonomy: Taxonomy, names: re.Pattern[str] | None = None) -> list[Match]:
+    """The categories of a clause, with names taken into account.
+
+    Ignored names and terms (`ignore:`) are no evidence at all. A name holding an AI word ("Mistral AI",
+    "Meta AI", the watched service's own name, `names:`) does not make a clause about AI: the `ai`
+    category never rests on one, and another category that needs one (a training clause whose only AI
+    word is "Meta AI") is kept with low confidence.
+    """
+    kept = _mask(text, taxonomy.ignore)
+    strong = _mask(_mask(kept, taxonomy.names), names)
+    found = match_clause(strong, taxonomy)
+    if strong != kept:
+        seen = {m.category.name for m in found}
+        for category in taxonomy.categories:
+            if category.name in seen:
+                continue
+            # the `ai` category takes only its weak rules here (a product named inside a name: "Llama AI")
+            weak = (
+                m for m in _category_matches(kept, category) if category.name != "ai" or m.confidence == "low"
+            )
+            found.extend(replace(m, confidence="low") for m in itertools.islice(weak, 1))
+    return found
+
+
+def _mask(text: str, pattern: re.Pattern[str] | None) -> str:
+    """`text` with what `pattern` finds blanked out, every other character in its place."""
+    if pattern is None:
+        return text
+    return pattern.sub(lambda m: re.sub(r"\S", "_", m.group(0)), text)
+
+
 def _category_matches(text: str, category: Category) -> Iterable[Match]:
     for rule in category.rules:
         terms: list[str] = []
         spans: list[tuple[int, int]] = []
-        language_found = ""
-        for language, pattern in rule.terms:
-            for term in pattern.finditer(text):
-                if rule.negative and _covered(rule.negative, text, term.span()):
-                    continue
-                near = _near(rule, text, term.span()) if rule.near else None
-                if rule.near and near is None:
-                    continue
-                language_found = language_found or language
-                terms.append(" ".join(term.group(0).split()))
-                spans.append(term.span())
-                if near is not None:
-                    terms.append(near.group(0))
-                    spans.append(near.span())
+        languages: set[int] = set()
+        for term in rule.terms.finditer(text) if rule.terms else ():
+            if rule.negative and _covered(rule.negative, text, term.span()):
+                continue
+            near = _near(rule, text, term.span()) if rule.near else None
+            if rule.near and near is None:
+                continue
+            languages.add(int(str(term.lastgroup)[1:]))
+            terms.append(" ".join(term.group(0).split()))
+            spans.append(term.span())
+            if near is not None:
+                terms.append(near.group(0))
+                spans.append(near.span())
         if spans:
             unique = tuple(dict.fromkeys(terms))
-            yield Match(category, f"{category.name}.{rule.name} ({language_found})", unique, tuple(spans))
+            name = f"{category.name}.{rule.name} ({rule.languages[min(languages)]})"
+            yield Match(category, name, unique, tuple(spans), rule.confidence)
 
 
 def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
@@ -383,12 +466,17 @@ def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
             changed.append(max(_content_words(mine), _content_words(other)))
         elif not other:  # a replacement is counted once, on its added side
             changed.append(_content_words(mine))
+    if sorted(w.lower() for w in old_words) == sorted(w.lower() for w in new_words):
+        return Edit(tuple(added), 0)  # the same words in another order ("posts and comments"): a reorder
     return Edit(tuple(added), sum(changed))
 
 
 def _content_words(words: Sequence[str]) -> int:
-    """How many of `words` carry meaning: not the short function words of any language ("to", "the")."""
-    return sum(w.lower() not in FUNCTION_WORDS for w in words)
+    """How many of `words` carry meaning: not the short function words of any language ("to", "the"),
+    nor a name's possessive ("the" -> "Microsoft's" names who, it does not change what)."""
+    possessive = {i for i, w in enumerate(words) if w == "s" and i and words[i - 1][:1].isupper()}
+    possessive |= {i - 1 for i in possessive}  # WORD splits "Microsoft's" into "Microsoft" and "s"
+    return sum(w.lower() not in FUNCTION_WORDS and i not in possessive for i, w in enumerate(words))
 
 
 def _plain(markdown: str) -> str:
@@ -459,15 +547,23 @@ def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set
     new_language, new_words = _language(added)
     if min(old_words, new_words) < TRANSLATION_MIN_WORDS or old_language == new_language:
         return set()
-    return {m.category.name for text in removed for m in match_clause(visible_text(text), taxonomy)}
+    return {m.category.name for text in removed for m in evidence(visible_text(text), taxonomy)}
 
 
 # -- flagging --------------------------------------------------------------------------------
 
 
-def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
-    """Flags for the new wording among `changes`; unchanged, moved and cosmetic changes never flag."""
+def flag_changes(
+    changes: Sequence[Change], taxonomy: Taxonomy, *, names: Sequence[str] = (), previous: str | None = None
+) -> list[Flag]:
+    """Flags for the new wording among `changes`; unchanged, moved and cosmetic changes never flag.
+
+    `names` are names the AI words of which are no evidence of an AI clause: the watched service's own.
+    `previous` is the text the changes were made to: given, a heading it did not have is a clause of its own.
+    """
     changes = [c for c in changes if not c.cosmetic]
+    if names:
+        taxonomy = _with_names(taxonomy, tuple(names))
     translated = _translated_categories(changes, taxonomy)
     taken_out = {id(c.old): _plain(c.old.text) for c in changes if c.kind in ("removed", "changed") and c.old}
     flags: dict[tuple[str, str, str | None], Flag] = {}  # a page repeating a clause gets one flag for it
@@ -482,12 +578,88 @@ def flag_changes(changes: Sequence[Change], taxonomy: Taxonomy) -> list[Flag]:
             continue
         for flag in found:
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    for heading in _new_headings(changes, previous):  # "No Text and Data Mining or AI Training"
+        for flag in _flags_for(heading, None, Change("added", None, heading), taxonomy, translated, ()):
+            flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    for flag in _consent_in_section(changes, taxonomy, list(flags.values())):
+        flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
     kept = {f.consent for f in flags.values() if f.category == "training" and f.consent_change != "removed"}
     for change in changes:
         if change.kind == "removed" and change.old:
             for flag in _removed_consent(change.old, taxonomy, translated | {str(k) for k in kept}):
                 flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    if taxonomy.min_confidence == "high":
+        return [f for f in flags.values() if f.confidence == "high"]
     return list(flags.values())
+
+
+def _new_headings(changes: Sequence[Change], previous: str | None) -> list[Clause]:
+    """Headings the change brought: not in the previous text, and every changed clause under them new.
+
+    A list's lead-in ("We use your data to:") is part of its items' path too, but it is a clause already.
+    """
+    if previous is None:
+        return []
+    old = {h for c in changes if c.old for h in c.old.headings}
+    old |= {
+        visible_text(next(g for g in m.groups() if g)).strip(" :") for m in HEADING_LINE.finditer(previous)
+    }
+    lead_ins = {visible_text(c.new.text).rstrip(":") for c in changes if c.new}
+    kinds: dict[tuple[str, ...], set[str]] = {}
+    for change in changes:
+        for depth in range(1, len(change.new.headings) + 1) if change.new else ():
+            kinds.setdefault(change.new.headings[:depth], set()).add(change.kind)
+    return [
+        Clause(path[-1], path[:-1])
+        for path, found in kinds.items()
+        if found == {"added"} and path[-1] not in old and path[-1] not in lead_ins
+    ]
+
+
+def _consent_in_section(changes: Sequence[Change], taxonomy: Taxonomy, flags: list[Flag]) -> list[Flag]:
+    """An opt-out or objection added right after a new training clause, under the same heading, belongs to
+    it even when it does not repeat the training words ("how you can exercise your right to object")."""
+    training = {f.clause for f in flags if f.category == "training"}
+    flagged = {f.clause for f in flags}
+    found = []
+    last: tuple[int, str | None] | None = None  # where the last training clause was, and its heading
+    for index, change in enumerate(changes):
+        clause = change.new
+        if clause and clause.text in training:
+            last = (index, clause.heading)
+        if change.kind not in ("added", "changed") or not clause or clause.text in flagged:
+            continue
+        if last is None or index - last[0] > CONSENT_REACH or clause.heading != last[1]:
+            continue
+        text = visible_text(clause.text)
+        consent = _consent(text, taxonomy)
+        if not consent or (change.old and _consent(visible_text(change.old.text), taxonomy) == consent):
+            continue
+        wording = taxonomy.opt_out if consent == "opt-out" else taxonomy.opt_in
+        found.append(
+            Flag(
+                category="training",
+                clause=clause.text,
+                heading=clause.heading,
+                terms=(wording.search(text).group(0),),  # type: ignore[union-attr]
+                severity="medium",
+                rule="training.consent-in-section",
+                consent=consent,
+                change=change.kind,
+                consent_change="added",
+            )
+        )
+    return found
+
+
+@lru_cache(maxsize=64)
+def _with_names(taxonomy: Taxonomy, names: tuple[str, ...]) -> Taxonomy:
+    """The taxonomy with a document's own names (its service's), those that hold a term of a category."""
+    own = [re.escape(n.strip()) for n in names if match_clause(n, taxonomy)]
+    if not own:
+        return taxonomy
+    shipped = [taxonomy.names.pattern] if taxonomy.names else []
+    return replace(taxonomy, names=re.compile("|".join(f"(?:{p})" for p in [*shipped, *own]), re.IGNORECASE))
 
 
 def _flags_for(
@@ -511,7 +683,7 @@ def _flags_for(
             return []  # a sentence cut out of a clause the change rewrote or removed: not new wording
         edit = Edit(((0, len(text)),), len(words))
     added = list(edit.added)
-    matches = match_clause(text, taxonomy)
+    matches = evidence(text, taxonomy)
     consent = _consent(text, taxonomy)
     old_consent = _consent(old_text, taxonomy) if old else None
     consent_change: Literal["added", "removed"] | None = None
@@ -528,11 +700,11 @@ def _flags_for(
             new_matches.append(match)
         elif old and (widening := _widening(match.category, text, added)):
             rule = f"{match.category.name}.widened_by"
-            new_matches.append(Match(match.category, rule, (*match.terms, *widening), match.spans))
+            new_matches.append(replace(match, rule=rule, terms=(*match.terms, *widening)))
         elif old and match.category.rewording_words and edit.words >= match.category.rewording_words:
-            new_matches.append(
-                Match(match.category, f"{match.category.name}.reworded", match.terms, match.spans)
-            )
+            new_words = tuple(dict.fromkeys(w for s, e in added for w in WORD.findall(text[s:e])))
+            rule = f"{match.category.name}.reworded"
+            new_matches.append(replace(match, rule=rule, terms=(*match.terms, *(f"+{w}" for w in new_words))))
     flagged = {m.category.name for m in new_matches}
     flags = []
     for match in new_matches:
@@ -540,9 +712,11 @@ def _flags_for(
         if flagged & set(category.yields_to):
             continue
         is_training = category.name == "training"
-        # A list item's lead-in ("We use your content to:") tells whose data it is about.
-        context = " ".join((*clause.headings, text))
+        # A list item's lead-in ("We use your content to:") tells whose data it is about; names do not.
+        context = _mask(_mask(" ".join((*clause.headings, text)), taxonomy.ignore), taxonomy.names)
         severity = "high" if category.high_when and category.high_when.search(context) else category.severity
+        if match.confidence == "low" and severity == "high":
+            severity = "medium"  # a flag resting on a name or a product alone is never high
         flags.append(
             Flag(
                 category=category.name,
@@ -554,6 +728,7 @@ def _flags_for(
                 consent=consent if is_training else None,
                 change=change.kind,
                 consent_change=consent_change if is_training else None,
+                confidence=match.confidence,
             )
         )
     return flags
@@ -585,6 +760,6 @@ def _removed_consent(clause: Clause, taxonomy: Taxonomy, still_given: set[str]) 
             change="removed",
             consent_change="removed",
         )
-        for match in match_clause(text, taxonomy)
-        if match.category.name == "training"
+        for match in evidence(text, taxonomy)
+        if match.category.name == "training" and match.confidence == "high"
     ]

@@ -59,7 +59,9 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
             changes, flags = {}, ()
         else:
             memory = recall(store, document, versions[:position])
-            changes, flags = compare(previous, version, taxonomy, memory.last_seen(version.date))
+            changes, flags = compare(
+                previous, version, taxonomy, memory.last_seen(version.date), names=(document.service,)
+            )
         entries.append(
             Entry(
                 document,
@@ -81,6 +83,7 @@ def compare(
     version: StoredVersion,
     taxonomy: Taxonomy,
     last_seen: Callable[[str], str | None] | None = None,
+    names: tuple[str, ...] = (),
 ) -> tuple[dict[str, int], tuple[dict[str, object], ...]]:
     """Change counts and flags between two stored versions, exactly as `check.record` computes them
     (given the document's memory as of `version`, `last_seen`)."""
@@ -90,7 +93,9 @@ def compare(
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
-    return counts, tuple(f.to_json() for f in flag_changes(changes, taxonomy))
+    return counts, tuple(
+        f.to_json() for f in flag_changes(changes, taxonomy, names=names, previous=previous.text)
+    )
 
 
 def snapshot_meta(store: Store, document: Document, version: StoredVersion) -> dict[str, object] | None:

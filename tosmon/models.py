@@ -145,6 +145,8 @@ class Flag:
     consent: Literal["opt-in", "opt-out"] | None = None
     change: ChangeKind = "added"
     consent_change: Literal["added", "removed"] | None = None  # whether the change gave or took `consent`
+    # "low" when the evidence is weak: a product name alone, a name standing in for the AI words
+    confidence: Literal["high", "low"] = "high"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -157,6 +159,7 @@ class Flag:
             "consent": self.consent,
             "change": self.change,
             "consent_change": self.consent_change,
+            "confidence": self.confidence,
         }
 
     @staticmethod

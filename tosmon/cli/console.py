@@ -58,6 +58,7 @@ def render_flags(
             (flag_title(first), "bold"),
             " in ",
             out(where),
+            (" (low confidence)" if all(f.confidence == "low" for f in group) else "", "dim"),
         )
         console.print(title)
         if first.heading:
@@ -65,7 +66,8 @@ def render_flags(
         hang(console, Text.assemble("  ", ("» ", "red")), word_diff_text(flag_wording(first, changes)))
         for flag in group:
             terms = ", ".join(safe_text(t) for t in flag.terms)
-            console.print(Text(f"  {flag.category}: {terms}  (rule {flag.rule})", style="dim"))
+            weak = ", low confidence" if flag.confidence == "low" else ""
+            console.print(Text(f"  {flag.category}: {terms}  (rule {flag.rule}{weak})", style="dim"))
 
 
 def hang(console: Console, marker: Text, body: Text) -> None:

@@ -141,7 +141,7 @@ def diff_command(
             f"#{versions.index(after) + 1} {after.name})"
         )
     changes = diff_versions(old_text, new_text)
-    flags = flag_changes(changes, taxonomy)
+    flags = flag_changes(changes, taxonomy, previous=old_text)
     if as_json:
         data = diff_to_json(changes, flags)
         if other_label:

@@ -45,6 +45,11 @@ class FlaggedClause:
         return tuple(dict.fromkeys(t for f in self.flags for t in f.terms))
 
     @property
+    def weak(self) -> bool:
+        """Whether every flag of the clause rests on weak evidence (a product name alone)."""
+        return all(f.confidence == "low" for f in self.flags)
+
+    @property
     def wording(self) -> Runs:
         """The clause as a word diff against the wording it replaced: what was deleted shows too."""
         return flag_wording(self.flags[0], self.result.changes)

@@ -142,8 +142,9 @@ def render_text(run: CheckRun, heading: str, site_url: str | None = None) -> str
             lines.append("(reworded: [-deleted-] {+added+})")
         for flagged_clause in flagged:
             document = flagged_clause.result.document
+            weak = " (low confidence)" if flagged_clause.weak else ""
             lines.append(
-                f"[{flagged_clause.severity.upper()}] {flagged_clause.title} in {document_name(document)}"
+                f"[{flagged_clause.severity.upper()}] {flagged_clause.title} in {document_name(document)}{weak}"
             )
             if flagged_clause.heading:
                 lines.append(f"  under: {safe_text(flagged_clause.heading)}")
@@ -233,7 +234,8 @@ def render_html(run: CheckRun, heading: str, site_url: str | None = None) -> str
             parts = [
                 f'<div><span style="{STYLE["badge"].format(colour=colour)}">'
                 f"{_e(flagged_clause.severity.upper())}</span> "
-                f"<strong>{_e(flagged_clause.title)}</strong> in {_link(flagged_clause.result.document)}</div>"
+                f"<strong>{_e(flagged_clause.title)}</strong> in {_link(flagged_clause.result.document)}"
+                f"{' <small>(low confidence)</small>' if flagged_clause.weak else ''}</div>"
             ]
             if flagged_clause.heading:
                 parts.append(_tag("div", "Under: " + _e(flagged_clause.heading), "small"))
