@@ -42,6 +42,22 @@ def test_csv_export_has_a_row_per_flag_and_one_for_a_version_without_flags(tosmo
     assert len(training["snapshot_sha256"]) == 64
 
 
+def test_csv_export_keeps_its_first_columns_in_place_and_adds_new_ones_at_the_end(tosmon, tmp_path) -> None:
+    outcome = tosmon(
+        "export", "Tunehaven/Terms of Use", "--format", "csv", "--snapshots", two_versions(tmp_path)
+    )
+    header = next(csv.reader(io.StringIO(outcome.stdout)))
+    # the columns of the first CSV export, by position: scripts and spreadsheets read them so
+    first = ["service", "document", "url", "version", "date", "source", "size", "sha256", "previous",
+             "added", "removed", "changed", "moved", "snapshot_sha256", "snapshot_url", "flag_category",
+             "flag_severity", "flag_change", "flag_consent", "flag_rule", "flag_terms", "flag_heading",
+             "flag_clause"]  # fmt: skip
+    assert header[: len(first)] == first
+    assert header[len(first) :] == ["variant", "restored", "flag_confidence"]
+    training = list(csv.DictReader(io.StringIO(outcome.stdout)))[1]
+    assert training["restored"] == "0" and training["flag_confidence"] == "high"
+
+
 def test_csv_export_defuses_spreadsheet_formulas(tosmon, tmp_path) -> None:
     root = with_hostile_version(tmp_path / "snapshots")
     rows = list(csv.DictReader(io.StringIO(tosmon("export", "--format", "csv", "--snapshots", root).stdout)))

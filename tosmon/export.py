@@ -13,18 +13,22 @@ import io
 import json
 from collections.abc import Callable
 
-from tosmon.history import CHANGE_KINDS, Entry, entry_to_json
+from tosmon.history import Entry, entry_to_json
 from tosmon.store import Store
 
 VERSION_COLUMNS = ("service", "document", "url", "version", "date", "source", "size", "sha256", "previous")
 FLAG_COLUMNS = ("category", "severity", "change", "consent", "rule", "terms", "heading", "clause")
+# Columns are only ever added, after the others: spreadsheets and scripts read them by position.
+CSV_CHANGE_KINDS = ("added", "removed", "changed", "moved")
 COLUMNS = (
     *VERSION_COLUMNS,
-    *CHANGE_KINDS,
+    *CSV_CHANGE_KINDS,
     "snapshot_sha256",
     "snapshot_url",
     *(f"flag_{c}" for c in FLAG_COLUMNS),
-    "variant",  # last: columns are only ever added, after the others
+    "variant",
+    "restored",
+    "flag_confidence",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -42,13 +46,14 @@ def to_csv(entries: list[Entry], store: Store) -> str:
         snapshot = entry.snapshot or {}
         row = [
             *(data[c] for c in VERSION_COLUMNS),
-            *(entry.changes.get(kind, 0) for kind in CHANGE_KINDS),
+            *(entry.changes.get(kind, 0) for kind in CSV_CHANGE_KINDS),
             snapshot.get("sha256"),
             snapshot.get("final_url"),
         ]
         for flag in entry.flags or ({},):
             flag_cells = (_flag_value(flag, c) for c in FLAG_COLUMNS)
-            writer.writerow(_cell(v) for v in [*row, *flag_cells, entry.document.variant])
+            extra = (entry.document.variant, entry.changes.get("restored", 0), flag.get("confidence"))
+            writer.writerow(_cell(v) for v in [*row, *flag_cells, *extra])
     return out.getvalue()
 
 
