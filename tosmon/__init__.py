@@ -2,12 +2,16 @@
 
 The pipeline, one module per stage::
 
-    watchlist -> fetch (browser) -> extract (pdf) -> health -> store -> diff -> flag -> report -> notify
+    watchlist -> fetch (browser) -> extract (pdf, text) -> health -> store (memory) -> diff -> flag
+              -> report -> notify (mail, channels, outbox)
 
-`check` runs the pipeline once over a watchlist; `schedule` runs it on cron expressions; `cli` drives
-it all. Looking back: `history` (timelines), `backfill` (web archives), `otaversions` and `ota`
-(Open Terms Archive imports), `digest`, `feed`, `export` and `site` (ways to share what was found).
-`demo` is the offline demonstration.
+`check` runs the pipeline once over a watchlist; `variants` compares a document's regional and language
+variants after it; `schedule` runs it on cron expressions (`cron`); `cli` drives it all. `memory` is each
+document's clause memory (wording it carried, so a restored clause is not news); `trial` fetches a page
+once without recording it (`tosmon add`, `tosmon extract`); `watchlist_edit` edits watchlist.yaml keeping
+every byte the user wrote. Looking back: `history` (timelines), `backfill` (web archives), `otaversions`
+and `ota` (Open Terms Archive imports), `digest`, `feed`, `export` and `site` (ways to share what was
+found). `demo` is the offline demonstration.
 """
 
 __version__ = "0.1.0"
