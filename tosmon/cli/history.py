@@ -34,6 +34,7 @@ from tosmon.report import SCHEMA_VERSION, safe_text
 from tosmon.site import version_url, write_site
 from tosmon.store import Store, write_atomic
 from tosmon.text import plural
+from tosmon.variants import current
 from tosmon.watchlist import load_watchlist
 
 
@@ -174,11 +175,23 @@ def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, 
     def link(entry: Entry) -> str | None:
         return version_url(site_url, entry.document, entry.version.name)
 
+    # the differences between variants of the documents shown (on the site's index when published)
+    groups = {(d.service, d.name) for d in timelines if d.variant}
+    comparisons = [c for c in current(store) if (c.get("service"), c.get("document")) in groups]
+    where = f"{site_url.rstrip('/')}/index.html#variants" if site_url else None
     if document:
-        feed = atom_feed(f"{document} — tosmon", document, entries, now=datetime.now(UTC), version_link=link)
+        title, name = f"{document} — tosmon", document
     else:
-        name = str(store.root.resolve())
-        feed = atom_feed("tosmon — all documents", name, entries, now=datetime.now(UTC), version_link=link)
+        title, name = "tosmon — all documents", str(store.root.resolve())
+    feed = atom_feed(
+        title,
+        name,
+        entries,
+        now=datetime.now(UTC),
+        version_link=link,
+        comparisons=comparisons,
+        comparisons_link=where,
+    )
     if output:
         write_atomic(output, feed)
     else:
