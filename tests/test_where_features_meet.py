@@ -1,0 +1,39 @@
+"""Where features meet: what a new user ran into with names, the watchlist editor and the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tosmon.errors import ExitCode
+
+
+def test_a_service_name_with_a_slash_is_refused_as_it_would_make_two_documents_one_name(
+    tosmon, watchlist_file
+) -> None:
+    watchlist = watchlist_file(
+        "services:\n"
+        '  "A/B":\n'
+        "    C: {url: https://a.example/c}\n"
+        "  A:\n"
+        '    "B/C": {url: https://a.example/b-c}\n'
+    )
+
+    outcome = tosmon("check", "--watchlist", watchlist)
+
+    assert outcome.code == ExitCode.CONFIG
+    assert outcome.stderr == (
+        f"{watchlist}:2:3: services.\"A/B\": a service name cannot contain '/', which separates it from "
+        "the document type in 'Service/Document type': write it with another character, such as '-'\n"
+    )
+
+
+def test_add_refuses_a_service_name_with_a_slash_and_writes_nothing(tosmon, tmp_path: Path) -> None:
+    watchlist = tmp_path / "watchlist.yaml"
+
+    outcome = tosmon(
+        "add", "https://a.example/terms", "--service", "A/B", "--document", "C", "--watchlist", watchlist
+    )
+
+    assert outcome.code == ExitCode.CONFIG
+    assert "a service name cannot contain '/'" in outcome.stderr and "nothing was written" in outcome.stderr
+    assert not watchlist.exists()
