@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tosmon.errors import ExitCode
+from tosmon.store import Store
 
 
 def test_a_service_name_with_a_slash_is_refused_as_it_would_make_two_documents_one_name(
@@ -37,3 +38,27 @@ def test_add_refuses_a_service_name_with_a_slash_and_writes_nothing(tosmon, tmp_
     assert outcome.code == ExitCode.CONFIG
     assert "a service name cannot contain '/'" in outcome.stderr and "nothing was written" in outcome.stderr
     assert not watchlist.exists()
+
+
+def test_diff_of_a_misspelt_document_suggests_the_document_without_talking_of_files(
+    tosmon, watchlist_file
+) -> None:
+    watchlist = watchlist_file(
+        "services:\n"
+        "  Acme:\n"
+        "    Terms:\n"
+        "      url: https://acme.example/terms\n"
+        "      variants: {US: {accept_language: en-US}, GB: {accept_language: en-GB}}\n"
+    )
+    Store(watchlist.parent / "snapshots").open()
+
+    variants = tosmon("diff", "Acme/Terms", "--watchlist", watchlist)
+    misspelt = tosmon("diff", "Acme/Term", "--watchlist", watchlist)
+    a_file = tosmon("diff", "nothing.html", "--watchlist", watchlist)
+
+    assert (variants.code, variants.stderr) == (
+        ExitCode.USAGE,
+        "Error: 'Acme/Terms' is watched as variants: name one of 'Acme/Terms@GB', 'Acme/Terms@US'\n",
+    )
+    assert "did you mean 'Acme/Terms@" in misspelt.stderr and "no file" not in misspelt.stderr
+    assert a_file.stderr.endswith("; and there is no file 'nothing.html'\n")
