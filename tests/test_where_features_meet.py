@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from tosmon.errors import ExitCode
@@ -62,3 +63,25 @@ def test_diff_of_a_misspelt_document_suggests_the_document_without_talking_of_fi
     )
     assert "did you mean 'Acme/Terms@" in misspelt.stderr and "no file" not in misspelt.stderr
     assert a_file.stderr.endswith("; and there is no file 'nothing.html'\n")
+
+
+def test_a_run_where_combined_documents_fail_like_the_others_says_so_in_one_line(
+    tosmon, watchlist_file
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: every connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    watchlist = watchlist_file(
+        "fetch: {retries: 0}\n"
+        "services:\n"
+        "  A:\n"
+        f"    Terms: {{url: http://127.0.0.1:{port}/terms}}\n"
+        "    Privacy:\n"
+        f"      combine: [{{url: 'http://127.0.0.1:{port}/privacy'}}, {{url: 'http://127.0.0.1:{port}/cookies'}}]\n"
+    )
+
+    outcome = tosmon("check", "--watchlist", watchlist)
+
+    assert outcome.code == ExitCode.DOCUMENT_FAILED
+    assert f"http://127.0.0.1:{port}/privacy: cannot connect: connection refused" in outcome.stdout
+    assert "every document failed: connection refused (a proxy or firewall?)" in outcome.stdout
