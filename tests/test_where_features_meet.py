@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tosmon.errors import ExitCode
 from tosmon.store import Store
@@ -85,3 +91,35 @@ def test_a_run_where_combined_documents_fail_like_the_others_says_so_in_one_line
     assert outcome.code == ExitCode.DOCUMENT_FAILED
     assert f"http://127.0.0.1:{port}/privacy: cannot connect: connection refused" in outcome.stdout
     assert "every document failed: connection refused (a proxy or firewall?)" in outcome.stdout
+
+
+def test_offline_the_browser_and_plain_http_failing_differently_still_say_no_network(
+    watchlist_file, chromium: str
+) -> None:
+    if (
+        not shutil.which("unshare")
+        or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode
+    ):
+        pytest.skip("cannot make an empty network namespace here (unshare -n needs root)")
+    watchlist = watchlist_file(
+        "fetch: {retries: 0, timeout: 20}\n"
+        "services:\n"
+        "  A:\n"
+        "    Terms: {url: 'https://a.tosmon-test.example/terms'}\n"
+        "    Rendered: {url: 'https://b.tosmon-test.example/terms', fetcher: browser}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TOSMON_DEBUG")}
+    repo = Path(__file__).resolve().parent.parent
+    # In an empty network namespace nothing leaves the machine, as on a machine without a network.
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "tosmon", "check", "--watchlist", watchlist],
+        env=env | {"PYTHONPATH": str(repo), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == ExitCode.DOCUMENT_FAILED, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "no network? every document failed: cannot resolve host names or reach the network",
+        "2 documents: 2 failed; nothing flagged",
+    ]

@@ -182,6 +182,7 @@ def diff_html(runs: Runs, *, deleted: str = "", inserted: str = "", side: int = 
 
 
 PAGE_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://\S+: ")
+NO_NETWORK = ("cannot resolve host name", "cannot connect: the network is unreachable")
 # How a failure's reason starts -> what every document failing that way suggests.
 COMMON_FAILURES = (
     ("cannot resolve host name", "no network? every document failed: cannot resolve host names"),
@@ -207,5 +208,8 @@ def common_failure(results: tuple[CheckResult, ...] | list[CheckResult]) -> str 
     for start, line in COMMON_FAILURES:
         if all(reason.startswith(start) for reason in reasons):
             return line
+    # offline, plain HTTP finds no DNS while the browser finds no network: one cause all the same
+    if all(reason.startswith(NO_NETWORK) for reason in reasons):
+        return "no network? every document failed: cannot resolve host names or reach the network"
     reasons = {r.error for r in results}
     return f"every document failed the same way: {reasons.pop()}" if len(reasons) == 1 else None
