@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,28 @@ def test_offline_the_browser_and_plain_http_failing_differently_still_say_no_net
         "no network? every document failed: cannot resolve host names or reach the network",
         "2 documents: 2 failed; nothing flagged",
     ]
+
+
+def test_an_output_that_is_a_pipe_or_a_link_is_written_into_not_replaced(
+    tosmon, watchlist_file, tmp_path
+) -> None:
+    watchlist = watchlist_file("services:\n  Acme:\n    Terms: {url: 'https://acme.example/terms'}\n")
+    Store(watchlist.parent / "snapshots").open()
+    fifo = tmp_path / "feed.pipe"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    link = tmp_path / "latest.xml"
+    link.symlink_to(tmp_path / "archive.xml")
+
+    piped = tosmon("feed", "-o", fifo, "--watchlist", watchlist)
+    reader.join(timeout=30)
+    linked = tosmon("feed", "-o", link, "--watchlist", watchlist)
+
+    assert (piped.code, linked.code) == (ExitCode.OK, ExitCode.OK)
+    assert stat.S_ISFIFO(
+        fifo.lstat().st_mode
+    )  # not replaced by a file (as /dev/stdout or /dev/full would be)
+    assert read and read[0].startswith(b"<?xml")
+    assert link.is_symlink() and (tmp_path / "archive.xml").read_bytes().startswith(b"<?xml")

@@ -14,9 +14,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, write_output
 from tosmon.cli.console import make_console, out, render_flags
-from tosmon.errors import ExitCode, StoreError
+from tosmon.errors import ExitCode, StoreError, TosmonError
 from tosmon.export import EXPORTERS
 from tosmon.feed import atom_feed, reworded_changes
 from tosmon.flag import Taxonomy, load_taxonomy
@@ -32,7 +32,7 @@ from tosmon.history import (
 from tosmon.models import Document
 from tosmon.report import SCHEMA_VERSION, safe_text
 from tosmon.site import version_url, write_site
-from tosmon.store import Store, write_atomic
+from tosmon.store import Store
 from tosmon.text import plural
 from tosmon.variants import current
 from tosmon.watchlist import load_watchlist
@@ -193,7 +193,10 @@ def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, 
         comparisons_link=where,
     )
     if output:
-        write_atomic(output, feed)
+        try:
+            write_output(output, feed)
+        except TosmonError as error:
+            fail(str(error), ExitCode.OUTPUT)
     else:
         click.echo(feed.decode(), nl=False)
 
@@ -234,8 +237,8 @@ def export_command(
         click.echo(text, nl=False)
         return
     try:
-        write_atomic(output, text.encode("utf-8"))
-    except StoreError as error:
+        write_output(output, text.encode("utf-8"))
+    except TosmonError as error:
         fail(str(error), ExitCode.OUTPUT)
     click.echo(f"wrote {plural(len(entries), 'version')} to {output}", err=True)
 
