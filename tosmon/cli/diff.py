@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -121,7 +120,7 @@ def diff_command(
         try:
             document = find_document(documents, old)
         except TosmonError as error:
-            # maybe a mistyped file name, unless the error already knows which document was meant
+            # maybe a mistyped file name, unless it names a document's variants
             if from_ is None and to is None and not close_to_a_document(documents, old):
                 fail(f"{error}; and there is no file {old!r}", ExitCode.USAGE)
             raise
@@ -165,6 +164,5 @@ def _names_documents(old: str, new: str) -> bool:
 
 
 def close_to_a_document(documents: list[Document], name: str) -> bool:
-    """Whether `name` is a watched document's service and name (its variants) or close to one's name."""
-    names = [d.id for d in documents] + [f"{d.service}/{d.name}" for d in documents]
-    return bool(difflib.get_close_matches(name, names, n=1))
+    """Whether `name` is a document watched as variants, named without one: no file is meant."""
+    return any(d.variant and f"{d.service}/{d.name}" == name for d in documents)
