@@ -345,3 +345,32 @@ def test_notifications_say_which_countries_are_told_a_clause(
     [comparison] = posted["message"]["variants"]
     assert comparison["summary"] == ["the AI training clause appears in US, not in GB and CA"]
     assert [d["variant"] for d in posted["message"]["documents"]] == ["US"]
+
+
+def test_report_notify_sends_the_digest_to_every_channel(
+    tosmon, pages, watchlist_file, start_receiver
+) -> None:
+    receiver = start_receiver(free_port())
+    watchlist = watchlist_file(watchlist_for(pages, f"json://127.0.0.1:{receiver.port}/digest"))
+    tosmon("check", "--no-notify", "--watchlist", watchlist)
+    pages["/lumen"] = terms(NO_RETENTION)
+    tosmon("check", "--no-notify", "--watchlist", watchlist)
+
+    digest = tosmon("report", "--since", "1d", "--notify", "--watchlist", watchlist)
+
+    assert digest.code == 0
+    [posted] = receiver.json()
+    assert str(posted["title"]).startswith("[tosmon digest of the last 1d: ")
+    changed = [d for d in posted["message"]["documents"] if d["status"] == "changed"]  # type: ignore[index]
+    assert [(d["service"], [f["clause"] for f in d["flags"]]) for d in changed] == [("Lumen", [NO_RETENTION])]
+
+
+def test_report_notify_without_channels_says_what_is_missing(tosmon, pages, watchlist_file) -> None:
+    watchlist = watchlist_file(
+        watchlist_for(pages, "json://127.0.0.1:1/x").replace("notify:\n  - json://127.0.0.1:1/x\n", "")
+    )
+
+    outcome = tosmon("report", "--since", "1d", "--notify", "--watchlist", watchlist)
+
+    assert outcome.code == 4
+    assert outcome.stderr.endswith("notify: no `notify:` channels (Apprise URLs) to send to\n")

@@ -624,3 +624,12 @@ def test_the_shared_declarations_import_faithfully(
     with capsys.disabled():
         print("\n" + "\n".join(rows))
     assert sum(len(shared_declarations(c)) for c in COLLECTIONS) == 988
+
+
+def test_import_ota_of_a_folder_without_declarations_names_it(tosmon, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a declaration\n", encoding="utf-8")
+
+    outcome = tosmon("import-ota", tmp_path)
+
+    assert outcome.code == ExitCode.USAGE
+    assert f"not converted: {tmp_path}: no declaration (*.json) in this folder" in outcome.stderr

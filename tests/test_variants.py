@@ -932,3 +932,37 @@ def test_a_combined_document_takes_a_variant_query_on_each_page(
         "https://example.com/rules/1?hl=fr",
         "https://example.com/rules/2?part=b&hl=fr",
     ]
+
+
+def test_the_feed_and_the_site_feed_carry_a_difference_between_variants_when_it_appears_and_goes(
+    site: tuple[Site, int, int],
+    tosmon: Callable[..., object],
+    watchlist_file: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    state, origin, _ = site
+    watchlist = watchlist_file(f"""
+site_url: https://terms.example.org/
+fetch: {{timeout: 5, retries: 0}}
+services:
+  Tunehaven:
+    Terms of Service:
+      url: https://127.0.0.1:{origin}/terms
+      variants:
+        GB: {{url: "?gl=GB"}}
+        CA: {{accept_language: en-CA}}
+""")
+    tosmon("check", "--watchlist", watchlist)
+    state.ai_in = {"GB"}
+    assert tosmon("check", "--watchlist", watchlist).code == 2  # type: ignore[attr-defined]
+    state.ai_in = set()
+    tosmon("check", "--watchlist", watchlist)
+
+    feed = tosmon("feed", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
+    appeared = "<title>Tunehaven/Terms of Service: the AI training clause appears in GB, not in CA</title>"
+    went = "no longer a difference: the AI training clause that appeared in GB, not in CA</title>"
+    assert feed.count(appeared) == 1 and feed.count(went) == 1
+    assert 'href="https://terms.example.org/index.html#variants"' in feed
+    assert appeared in tosmon("feed", "Tunehaven/Terms of Service@CA", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
+    assert tosmon("site", tmp_path / "site", "--watchlist", watchlist).code == 0  # type: ignore[attr-defined]
+    assert appeared in (tmp_path / "site" / "feed.xml").read_text()

@@ -85,7 +85,13 @@ def import_declarations(paths: list[Path]) -> Imported:
         if not path.exists():
             imported.unreadable.append(f"{path}: no such file or folder")
             continue
-        for file in declaration_files(path):
+        files = declaration_files(path)
+        if not files:
+            imported.unreadable.append(
+                f"{path}: no declaration (*.json) in this folder; give Open Terms Archive's "
+                "`declarations` folder or one of its files"
+            )
+        for file in files:
             for document in _import_file(file, imported):
                 if document.entry is not None and document.id in seen:
                     document = Converted(

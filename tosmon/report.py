@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator, Sequence
 
 import orjson
@@ -180,6 +181,8 @@ def diff_html(runs: Runs, *, deleted: str = "", inserted: str = "", side: int = 
     return "".join(parts)
 
 
+PAGE_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://\S+: ")
+NO_NETWORK = ("cannot resolve host name", "cannot connect: the network is unreachable")
 # How a failure's reason starts -> what every document failing that way suggests.
 COMMON_FAILURES = (
     ("cannot resolve host name", "no network? every document failed: cannot resolve host names"),
@@ -200,8 +203,13 @@ def common_failure(results: tuple[CheckResult, ...] | list[CheckResult]) -> str 
     the machine than about the documents: `no network? every document failed: cannot resolve host names`."""
     if len(results) < 2 or any(r.status != "error" for r in results):
         return None
+    # a combined document's reason names its page first: "https://a.example/terms: cannot resolve..."
+    reasons = [PAGE_PREFIX.sub("", r.error or "") for r in results]
     for start, line in COMMON_FAILURES:
-        if all((r.error or "").startswith(start) for r in results):
+        if all(reason.startswith(start) for reason in reasons):
             return line
+    # offline, plain HTTP finds no DNS while the browser finds no network: one cause all the same
+    if all(reason.startswith(NO_NETWORK) for reason in reasons):
+        return "no network? every document failed: cannot resolve host names or reach the network"
     reasons = {r.error for r in results}
     return f"every document failed the same way: {reasons.pop()}" if len(reasons) == 1 else None

@@ -166,6 +166,8 @@ def build_site(
         entries,
         now=now,
         version_link=lambda entry: version_url(site_url or ".", entry.document, entry.version.name),
+        comparisons=current(store),
+        comparisons_link=f"{(site_url or '.').rstrip('/')}/index.html#variants",
     )
     write_atomic(destination / "feed.xml", feed)
     index = destination / "index.html"

@@ -572,6 +572,13 @@ class _Checker:
         if not service.strip():
             self.problem(key_node, where, "a service needs a name")
             return documents
+        if "/" in service:  # 'A/B' + 'C' and 'A' + 'B/C' would both be called 'A/B/C'
+            self.problem(
+                key_node,
+                where,
+                "a service name cannot contain '/', which separates it from the document type in "
+                "'Service/Document type': write it with another character, such as '-'",
+            )
         service_settings: dict[str, object] = {}
         doc_entries = []
         misplaced = False

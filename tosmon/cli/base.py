@@ -16,6 +16,7 @@ import click
 
 from tosmon import __version__
 from tosmon.errors import ConfigError, ExitCode, LockedError, NotifyError, StoreError, TosmonError
+from tosmon.store import write_atomic
 
 EXIT_CODES = {
     ExitCode.OK: "nothing changed / the texts are equal",
@@ -223,3 +224,20 @@ def wait_option(
 
 def store_path(watchlist: Path, snapshots: Path | None) -> Path:
     return snapshots if snapshots is not None else watchlist.parent / "snapshots"
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """A command's `-o FILE`: a regular file is replaced whole (never half written); a symbolic link
+    keeps pointing where it did; a device or a pipe (/dev/stdout, a FIFO) is written into, never
+    replaced by a file. Raise TosmonError, in one line, when it cannot be written."""
+    if not path.exists() or path.is_file():  # both follow a symbolic link
+        try:
+            write_atomic(Path(os.path.realpath(path)) if path.is_symlink() else path, data)
+        except StoreError as error:
+            raise TosmonError(str(error)) from None
+        return
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise TosmonError(f"{path}: cannot write: {error.strerror or error}") from None

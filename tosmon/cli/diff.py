@@ -16,6 +16,7 @@ from tosmon.errors import ExitCode, TosmonError
 from tosmon.extract import extract, selector_problem
 from tosmon.flag import flag_changes, load_taxonomy
 from tosmon.history import find_document, find_version
+from tosmon.models import Document
 from tosmon.report import diff_to_json
 
 selector_option = click.option(
@@ -119,7 +120,8 @@ def diff_command(
         try:
             document = find_document(documents, old)
         except TosmonError as error:
-            if from_ is None and to is None:  # maybe a mistyped file name
+            # maybe a mistyped file name, unless it names a document's variants
+            if from_ is None and to is None and not close_to_a_document(documents, old):
                 fail(f"{error}; and there is no file {old!r}", ExitCode.USAGE)
             raise
         versions = store.versions(document)
@@ -159,3 +161,8 @@ def diff_command(
 def _names_documents(old: str, new: str) -> bool:
     """Whether OLD and NEW name stored documents (`Service/Document@VARIANT`) rather than local files."""
     return not Path(old).exists() and not Path(new).exists() and ("@" in old or "@" in new)
+
+
+def close_to_a_document(documents: list[Document], name: str) -> bool:
+    """Whether `name` is a document watched as variants, named without one: no file is meant."""
+    return any(d.variant and f"{d.service}/{d.name}" == name for d in documents)

@@ -14,9 +14,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
+from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, write_output
 from tosmon.cli.console import make_console, out, render_flags
-from tosmon.errors import ExitCode, StoreError
+from tosmon.errors import ExitCode, StoreError, TosmonError
 from tosmon.export import EXPORTERS
 from tosmon.feed import atom_feed, reworded_changes
 from tosmon.flag import Taxonomy, load_taxonomy
@@ -32,8 +32,9 @@ from tosmon.history import (
 from tosmon.models import Document
 from tosmon.report import SCHEMA_VERSION, safe_text
 from tosmon.site import version_url, write_site
-from tosmon.store import Store, write_atomic
+from tosmon.store import Store
 from tosmon.text import plural
+from tosmon.variants import current
 from tosmon.watchlist import load_watchlist
 
 
@@ -174,13 +175,28 @@ def feed_command(document: str | None, watchlist: Path, snapshots: Path | None, 
     def link(entry: Entry) -> str | None:
         return version_url(site_url, entry.document, entry.version.name)
 
+    # the differences between variants of the documents shown (on the site's index when published)
+    groups = {(d.service, d.name) for d in timelines if d.variant}
+    comparisons = [c for c in current(store) if (c.get("service"), c.get("document")) in groups]
+    where = f"{site_url.rstrip('/')}/index.html#variants" if site_url else None
     if document:
-        feed = atom_feed(f"{document} — tosmon", document, entries, now=datetime.now(UTC), version_link=link)
+        title, name = f"{document} — tosmon", document
     else:
-        name = str(store.root.resolve())
-        feed = atom_feed("tosmon — all documents", name, entries, now=datetime.now(UTC), version_link=link)
+        title, name = "tosmon — all documents", str(store.root.resolve())
+    feed = atom_feed(
+        title,
+        name,
+        entries,
+        now=datetime.now(UTC),
+        version_link=link,
+        comparisons=comparisons,
+        comparisons_link=where,
+    )
     if output:
-        write_atomic(output, feed)
+        try:
+            write_output(output, feed)
+        except TosmonError as error:
+            fail(str(error), ExitCode.OUTPUT)
     else:
         click.echo(feed.decode(), nl=False)
 
@@ -221,8 +237,8 @@ def export_command(
         click.echo(text, nl=False)
         return
     try:
-        write_atomic(output, text.encode("utf-8"))
-    except StoreError as error:
+        write_output(output, text.encode("utf-8"))
+    except TosmonError as error:
         fail(str(error), ExitCode.OUTPUT)
     click.echo(f"wrote {plural(len(entries), 'version')} to {output}", err=True)
 

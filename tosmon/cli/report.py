@@ -11,9 +11,10 @@ import click
 
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.email import send_reports
+from tosmon.cli.notify import require_channels, send_notifications
 from tosmon.digest import digest, parse_since
 from tosmon.errors import ExitCode
-from tosmon.notify import build_reports, render_text, require_email
+from tosmon.notify import build_notifications, build_reports, render_text, require_email
 from tosmon.report import run_json
 from tosmon.store import Store
 from tosmon.watchlist import load_watchlist
@@ -30,10 +31,22 @@ from tosmon.watchlist import load_watchlist
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
 @click.option("--email", "send_email", is_flag=True, help="E-mail the digest too (even when it is empty).")
-@wait_option(text="Seconds to wait for another run holding the store (with --email).")
+@click.option(
+    "--notify",
+    "send_notify",
+    is_flag=True,
+    help="Send the digest to the watchlist's `notify:` channels too (even when it is empty).",
+)
+@wait_option(text="Seconds to wait for another run holding the store (with --email or --notify).")
 @handle_errors
 def report_command(
-    watchlist: Path, snapshots: Path | None, since: str, as_json: bool, send_email: bool, wait: float
+    watchlist: Path,
+    snapshots: Path | None,
+    since: str,
+    as_json: bool,
+    send_email: bool,
+    send_notify: bool,
+    wait: float,
 ) -> None:
     """Print (and e-mail) every change and flag recorded in the store in a time window.
 
@@ -43,6 +56,7 @@ def report_command(
     Examples:
       tosmon report --since 7d
       tosmon report --since 2026-11-01 --email
+      tosmon report --since 7d --notify
     """
     now = datetime.now(UTC)
     try:
@@ -51,6 +65,8 @@ def report_command(
         fail(f"--since: {error}", ExitCode.USAGE)
     config = load_watchlist(watchlist)
     settings = require_email(config) if send_email else None
+    if send_notify:
+        require_channels(config)  # none listed, or a secret missing: said before anything is read
     store = Store(store_path(watchlist, snapshots)).open()
     run = digest(config.documents, store, since=start)
     duration = re.fullmatch(r"\d+\s*(mo|[mhdw])", since.strip())
@@ -62,17 +78,23 @@ def report_command(
         click.echo()
     else:
         click.echo(render_text(run, title, config.site_url), nl=False)
-    if settings is None:
+    if settings is None and not send_notify:
         return
-    messages = build_reports(
-        run,
-        settings,
-        always=True,
-        title=title,
-        prefix=f"[tosmon digest {since.strip()}]",
-        site_url=config.site_url,
-    )
+    codes = []
     with store.lock(wait=wait):
-        code = send_reports(messages, settings, store)
+        if settings is not None:
+            messages = build_reports(
+                run,
+                settings,
+                always=True,
+                title=title,
+                prefix=f"[tosmon digest {since.strip()}]",
+                site_url=config.site_url,
+            )
+            codes.append(send_reports(messages, settings, store))
+        if send_notify:
+            notifications = build_notifications(run, config, always=True, title=f"[{title}]")
+            codes.append(send_notifications(notifications, store))
+    code = next((code for code in codes if code), None)
     if code is not None:
         sys.exit(code)
