@@ -73,6 +73,8 @@ FUNCTION_WORDS = frozenset(
 }
 TRANSLATION_MIN_WORDS = 150
 SPELLING_RATIO = 0.75
+# the end of a link label cut from its "[" by sentence splitting, and nothing after it but punctuation
+LINK_TAIL = re.compile(r"^[^\[\]]*\]\((?:[^()]|\([^()]*\))*\)\W*$")
 # the title of a Markdown heading or of a bold line standing alone, as `diff.segment` reads them
 HEADING_LINE = re.compile(
     r"^[ \t]*(?:#{1,6}[ \t]+(.+?)[ \t#]*|\*\*(.+?)\*\*:?[ \t]*|(.+)\n[ \t]*(?:=+|-+))$", re.MULTILINE
@@ -516,7 +518,10 @@ def _overlaps(spans: Iterable[tuple[int, int]], regions: list[tuple[int, int]]) 
 
 
 def _is_navigation(markdown: str) -> bool:
-    """A clause made only of links or images (a menu, a logo) is page furniture, not wording."""
+    """A clause made only of links or images (a menu, a logo) is page furniture, not wording; so is the
+    tail of a link whose label the sentence splitter cut in two ("Our approach to Responsible AI](https://…).")."""
+    if LINK_TAIL.match(markdown):
+        return True
     return bool(LINK.search(markdown) or IMAGE.search(markdown)) and not WORD.search(
         LINK.sub(" ", IMAGE.sub(" ", markdown))
     )
