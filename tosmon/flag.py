@@ -75,6 +75,10 @@ TRANSLATION_MIN_WORDS = 150
 SPELLING_RATIO = 0.75
 # the end of a link label cut from its "[" by sentence splitting, and nothing after it but punctuation
 LINK_TAIL = re.compile(r"^[^\[\]]*\]\((?:[^()]|\([^()]*\))*\)\W*$")
+# menu items glued together by a page's extraction: a word's end run into the next item's capital ("ToolsSafety",
+# "tipsAdding"); a few names are written so ("WhatsApp"), a menu has many such joints
+GLUED_MENU = re.compile(r"[a-z]{3,}[A-Z][a-z]{2,}")
+GLUED_MENU_ITEMS = 4
 # the title of a Markdown heading or of a bold line standing alone, as `diff.segment` reads them
 HEADING_LINE = re.compile(
     r"^[ \t]*(?:#{1,6}[ \t]+(.+?)[ \t#]*|\*\*(.+?)\*\*:?[ \t]*|(.+)\n[ \t]*(?:=+|-+))$", re.MULTILINE
@@ -519,8 +523,10 @@ def _overlaps(spans: Iterable[tuple[int, int]], regions: list[tuple[int, int]]) 
 
 def _is_navigation(markdown: str) -> bool:
     """A clause made only of links or images (a menu, a logo) is page furniture, not wording; so is the
-    tail of a link whose label the sentence splitter cut in two ("Our approach to Responsible AI](https://…).")."""
-    if LINK_TAIL.match(markdown):
+    tail of a link whose label the sentence splitter cut in two ("Our approach to Responsible AI](https://…).")
+    and a menu whose items the page's extraction glued together ("Account checkSafety Settings & ToolsSafety
+    tipsAdding …")."""
+    if LINK_TAIL.match(markdown) or len(set(GLUED_MENU.findall(markdown))) >= GLUED_MENU_ITEMS:
         return True
     return bool(LINK.search(markdown) or IMAGE.search(markdown)) and not WORD.search(
         LINK.sub(" ", IMAGE.sub(" ", markdown))
