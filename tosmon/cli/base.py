@@ -215,6 +215,25 @@ def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return watchlist_option(command)
 
 
+def after_run_options(when: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--no-notify and --site, shared by the commands that check (`check`, `schedule`); `when` ends the help."""
+
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--site",
+            "site",
+            type=click.Path(path_type=Path, file_okay=False),
+            help=f"Rebuild the static site (`tosmon site`) in this directory {when}.",
+        )(command)
+        return click.option(
+            "--no-notify",
+            is_flag=True,
+            help="Do not send to the watchlist's `notify:` channels (sent by default when it lists any).",
+        )(command)
+
+    return add
+
+
 def wait_option(
     default: float = 10.0, text: str = "Seconds to wait for another run holding the store."
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

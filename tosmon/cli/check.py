@@ -11,7 +11,15 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tosmon.check import check
-from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
+from tosmon.cli.base import (
+    after_run_options,
+    fail,
+    handle_errors,
+    main,
+    store_options,
+    store_path,
+    wait_option,
+)
 from tosmon.cli.console import make_console, new_document_details, render_run, store_arguments
 from tosmon.cli.email import send_reports
 from tosmon.cli.notify import send_notifications
@@ -48,17 +56,7 @@ from tosmon.watchlist import shard as select_shard
     "--email", "send_email", is_flag=True, help="E-mail a report if anything changed, was flagged or failed."
 )
 @click.option("--email-always", is_flag=True, help="E-mail a report even when nothing changed.")
-@click.option(
-    "--no-notify",
-    is_flag=True,
-    help="Do not send to the watchlist's `notify:` channels (sent by default when it lists any).",
-)
-@click.option(
-    "--site",
-    "site",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Rebuild the static site (`tosmon site`) in this directory after the check.",
-)
+@after_run_options("after the check")
 @handle_errors
 def check_command(
     names: tuple[str, ...],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tosmon.cli.base import handle_errors, main, store_options, store_path, wait_option
+from tosmon.cli.base import after_run_options, handle_errors, main, store_options, store_path, wait_option
 from tosmon.flag import load_taxonomy
 from tosmon.notify import Mailer, Notifier, check_channels
 from tosmon.schedule import Scheduler, plan
@@ -24,17 +24,7 @@ from tosmon.watchlist import load_watchlist
 @click.option(
     "--email-always", is_flag=True, help="E-mail a report after every run, even when nothing changed."
 )
-@click.option(
-    "--no-notify",
-    is_flag=True,
-    help="Do not send to the watchlist's `notify:` channels (sent by default when it lists any).",
-)
-@click.option(
-    "--site",
-    "site",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Rebuild the static site (`tosmon site`) in this directory after each run.",
-)
+@after_run_options("after each run")
 @wait_option(60.0, text="Seconds a run waits for another run holding the store before skipping.")
 @handle_errors
 def schedule_command(
