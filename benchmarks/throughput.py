@@ -165,6 +165,9 @@ def measure(command: list[str], env: dict[str, str] | None = None, cwd: Path | N
     return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss / 1024, code)
 
 
+PROFILE: Path | None = None  # --profile: where tosmon's cProfile statistics go (one file per run)
+
+
 def run_tosmon(folder: Path, server: Server, pages: list[Page], n: int) -> dict[str, Measure]:
     lines = ["services:"]
     for i in range(n):
@@ -178,16 +181,15 @@ def run_tosmon(folder: Path, server: Server, pages: list[Page], n: int) -> dict[
     # otherwise every run would compile tosmon's sources again, and urlwatch's come compiled.
     compileall.compile_dir(REPO / "tosmon", quiet=1)
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "tosmon",
-        "check",
-        "--json",
-        "--watchlist",
-        str(folder / "watchlist.yaml"),
-    ]
-    return {run: measure(command, env) for run in ("cold", "warm")}
+    command = ["-m", "tosmon", "check", "--json", "--watchlist", str(folder / "watchlist.yaml")]
+
+    def run(name: str) -> Measure:
+        if PROFILE is None:
+            return measure([sys.executable, *command], env)
+        PROFILE.mkdir(parents=True, exist_ok=True)
+        return measure([sys.executable, "-m", "cProfile", "-o", str(PROFILE / f"{name}.prof"), *command], env)
+
+    return {name: run(name) for name in ("cold", "warm")}
 
 
 def run_urlwatch(folder: Path, server: Server, pages: list[Page], n: int) -> dict[str, Measure] | None:
@@ -265,7 +267,15 @@ def main() -> None:
         default=["tosmon", "urlwatch", "sequential"],
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each tool, taking turns; medians [1]")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run tosmon under cProfile and write cold.prof and warm.prof to DIR (the times then include its cost)",
+    )
     options = parser.parse_args()
+    global PROFILE
+    PROFILE = options.profile
     if not CORPUS.is_dir():
         sys.exit(f"the corpus is not at {CORPUS}")
     pages = corpus_pages()

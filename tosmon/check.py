@@ -76,7 +76,8 @@ def record(
         name = store.record_version(
             document, text, date=date, source=source, snapshot=snapshot, extra={"changes": {}, "flags": []}
         )
-        recall(store, document, versions).remember(name, date, segment(text))
+        # No clause memory yet: a first version has nothing to restore, and most documents never
+        # change, so the index is built from the stored versions at the first change (memory.recall).
         return CheckResult(document, "new", version=name, checked_at=date)
     if previous.text.split() == text.split():  # only line breaks or spacing moved: same words, same terms
         return CheckResult(document, "unchanged", checked_at=date)
