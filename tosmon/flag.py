@@ -16,6 +16,7 @@ the old version already had are not news either.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -27,14 +28,14 @@ from typing import Literal
 
 import yaml
 
-from tosmon.diff import IMAGE, LINK, WORD, diff_sequences, visible_text
+from tosmon.diff import IMAGE, LINK, WORD, diff_sequences, segment, visible_text, wording
 from tosmon.models import Change, Clause, Flag
 
 DEFAULT_WINDOW = 12
 MOVED_WORDS = 3  # a run of this many words or more found in removed wording was moved, not written
 NEGATIVE_REACH = 120  # characters around a term where a negative context may start or end
 MAX_WORD_CHARS = 40  # bounds the proximity search in a pathological clause (one long run of letters)
-TOP_KEYS = {"version", "window", "categories", "consent", "names", "ignore", "min_confidence"}
+TOP_KEYS = {"version", "window", "categories", "consent", "names", "ignore", "negations", "min_confidence"}
 CATEGORY_KEYS = {
     "rewording_words",
     "severity",
@@ -83,6 +84,7 @@ GLUED_MENU_ITEMS = 4
 HEADING_LINE = re.compile(
     r"^[ \t]*(?:#{1,6}[ \t]+(.+?)[ \t#]*|\*\*(.+?)\*\*:?[ \t]*|(.+)\n[ \t]*(?:=+|-+))$", re.MULTILINE
 )
+NEGATION_RUN = 3  # words around a negation a rewording may change and still only turn the clause around
 CONSENT_REACH = 2  # an opt-out this many changed clauses after a training clause, or nearer, is about it  # one word replaced by another this similar is a spelling fix or a typo
 
 
@@ -118,6 +120,7 @@ class Taxonomy:
     opt_out: re.Pattern[str] | None
     names: re.Pattern[str] | None = None  # names holding an AI word ("Mistral AI"): weak evidence only
     ignore: re.Pattern[str] | None = None  # names and terms that are no evidence at all
+    negations: re.Pattern[str] | None = None  # words that turn a clause around ("not", "never", "ne … pas")
     min_confidence: Confidence = "low"  # "high": low-confidence flags are not raised
 
 
@@ -166,7 +169,7 @@ def taxonomy_problems(data: object) -> list[str]:
                     re.compile(str(pattern))
                 except re.error as error:
                     problems.append(f"consent.{kind}: invalid pattern {pattern!r}: {error}")
-    for key in ("names", "ignore"):
+    for key in ("names", "ignore", "negations"):
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
             problems.append(f"{key}: expected a list of patterns (a plain name works as is)")
@@ -315,7 +318,7 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
             consent.setdefault(kind, []).extend(patterns)
     listed = {
         key: [*(data.get(key) or []), *(extra.get(key) or [])]  # type: ignore[misc]
-        for key in ("names", "ignore")
+        for key in ("names", "ignore", "negations")
     }
     return Taxonomy(
         tuple(built),
@@ -324,6 +327,7 @@ def load_taxonomy(extra: dict[str, object] | None = None) -> Taxonomy:
         _alternation(consent.get("opt-out", []), words=True),
         names=_alternation(listed["names"], words=True),
         ignore=_alternation(listed["ignore"], words=True),
+        negations=_alternation(listed["negations"], words=True),
         min_confidence="high" if extra.get("min_confidence") == "high" else "low",
     )
 
@@ -504,13 +508,14 @@ def _cosmetic(mine: Sequence[str], other: Sequence[str], mine_side: set[str]) ->
     """
     if all(w.isdigit() for w in mine):
         return True
-    if (
-        len(mine) == 1
-        and len(other) == 1
-        and SequenceMatcher(None, mine[0].lower(), other[0].lower()).ratio() >= SPELLING_RATIO
-    ):
+    if len(mine) == 1 and len(other) == 1 and _spelling(mine[0], other[0]):
         return True
     return _is_name(mine) and _is_name(other) and not all(w.lower() in mine_side for w in other)
+
+
+def _spelling(word: str, other: str) -> bool:
+    """Whether one word replaced by another is a spelling fix or a typo ("authorised" -> "authorized")."""
+    return SequenceMatcher(None, word.lower(), other.lower()).ratio() >= SPELLING_RATIO
 
 
 def _is_name(words: Sequence[str]) -> bool:
@@ -578,7 +583,10 @@ def flag_changes(
     translated = _translated_categories(changes, taxonomy)
     taken_out = {id(c.old): _plain(c.old.text) for c in changes if c.kind in ("removed", "changed") and c.old}
     flags: dict[tuple[str, str, str | None], Flag] = {}  # a page repeating a clause gets one flag for it
+    old_headings = _headings_of(previous)
     for change in changes:
+        if change.kind == "added" and change.new and wording(change.new.text) in old_headings:
+            continue  # a heading now set as a paragraph ("**Machine learning techniques**" -> "c) Machine …")
         if change.kind == "added" and change.new:
             found = _flags_for(change.new, None, change, taxonomy, translated, list(taken_out.values()))
         elif change.kind == "changed" and change.new and change.old:
@@ -604,27 +612,36 @@ def flag_changes(
     return list(flags.values())
 
 
+def _headings_of(text: str | None) -> frozenset[str]:
+    """The wording (`diff.wording`) of every heading of a text."""
+    if not text:
+        return frozenset()
+    return frozenset(wording(next(g for g in m.groups() if g)) for m in HEADING_LINE.finditer(text))
+
+
 def _new_headings(changes: Sequence[Change], previous: str | None) -> list[Clause]:
     """Headings the change brought: not in the previous text, and every changed clause under them new.
 
-    A list's lead-in ("We use your data to:") is part of its items' path too, but it is a clause already.
+    A list's lead-in ("We use your data to:") is part of its items' path too, but it is a clause already;
+    so is a paragraph of the previous text now set as a heading.
     """
     if previous is None:
         return []
-    old = {h for c in changes if c.old for h in c.old.headings}
-    old |= {
-        visible_text(next(g for g in m.groups() if g)).strip(" :") for m in HEADING_LINE.finditer(previous)
-    }
-    lead_ins = {visible_text(c.new.text).rstrip(":") for c in changes if c.new}
+    old = {wording(h) for c in changes if c.old for h in c.old.headings} | _headings_of(previous)
+    lead_ins = {wording(c.new.text) for c in changes if c.new}
     kinds: dict[tuple[str, ...], set[str]] = {}
     for change in changes:
         for depth in range(1, len(change.new.headings) + 1) if change.new else ():
             kinds.setdefault(change.new.headings[:depth], set()).add(change.kind)
-    return [
+    new = [
         Clause(path[-1], path[:-1])
         for path, found in kinds.items()
-        if found == {"added"} and path[-1] not in old and path[-1] not in lead_ins
+        if found == {"added"} and wording(path[-1]) not in old and wording(path[-1]) not in lead_ins
     ]
+    if new:
+        paragraphs = {wording(c.text) for c in segment(previous)}
+        new = [heading for heading in new if wording(heading.text) not in paragraphs]
+    return new
 
 
 def _consent_in_section(changes: Sequence[Change], taxonomy: Taxonomy, flags: list[Flag]) -> list[Flag]:
@@ -709,6 +726,11 @@ def _flags_for(
             continue
         if _overlaps(match.spans, added) or (is_training and consent_change):
             new_matches.append(match)
+        elif old and (turned := _turned(taxonomy.negations, old_text, text)):
+            # "We do not use your content to train our models" losing its "not": nothing added, all changed
+            new_matches.append(
+                replace(match, rule=f"{match.category.name}.negation", terms=(*match.terms, *turned))
+            )
         elif old and (widening := _widening(match.category, text, added)):
             rule = f"{match.category.name}.widened_by"
             new_matches.append(replace(match, rule=rule, terms=(*match.terms, *widening)))
@@ -743,6 +765,42 @@ def _flags_for(
             )
         )
     return flags
+
+
+def _turned(negations: re.Pattern[str] | None, old: str, new: str) -> tuple[str, ...]:
+    """The negations a rewording took out of a clause or put in ("-not", "+never"): only those touched by
+    a small edit (NEGATION_RUN words or fewer), which turns the same wording around; a new phrase that
+    happens to hold a "no" says something new, and is judged by its own words."""
+    if negations is None:
+        return ()
+    old_words = WORD.findall(old)
+    new_words = WORD.findall(new)
+    turned: list[str] = []
+    runs = diff_sequences([w.lower() for w in old_words], [w.lower() for w in new_words])
+    for index, (op, i, i_end, j, j_end) in enumerate(runs):
+        if op == 0 or max(i_end - i, j_end - j) > NEGATION_RUN:
+            continue
+        facing = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -op]
+        mine = old_words[i:i_end] if op == -1 else new_words[j:j_end]
+        other = [w for r in facing for w in (new_words[r[3] : r[4]] if op == -1 else old_words[r[1] : r[2]])]
+        if len(mine) == len(other) == 1 and _spelling(mine[0], other[0]):
+            continue  # "MAY NOT BE" -> "MAY sNOT BE": a typo
+        words, start, end = (old_words, i, i_end) if op == -1 else (new_words, j, j_end)
+        for found, first, last in _negations(negations, words):
+            if first < end and start <= last:
+                turned.append(f"{'-' if op == -1 else '+'}{found}")
+    removed = sum(t.startswith("-") for t in turned)
+    return tuple(turned) if removed != len(turned) - removed else ()
+
+
+def _negations(negations: re.Pattern[str], words: Sequence[str]) -> Iterable[tuple[str, int, int]]:
+    """The negations among `words`, with the index of their first and last word ("can't" is two)."""
+    text = " ".join(words)
+    starts = list(itertools.accumulate((len(w) + 1 for w in words), initial=0))
+    for match in negations.finditer(text):
+        first = bisect.bisect_right(starts, match.start()) - 1
+        last = bisect.bisect_right(starts, match.end() - 1) - 1
+        yield re.sub(r"n t$", "n't", match.group(0).lower()), first, last  # "don t" as written: "don't"
 
 
 def _widening(category: Category, text: str, added: list[tuple[int, int]]) -> tuple[str, ...]:
