@@ -250,3 +250,24 @@ def test_check_json_is_written_a_document_at_a_time_as_plain_indented_json(docum
 
     assert text == json.dumps(json.loads(text), ensure_ascii=False, indent=2)
     assert [d["service"] for d in json.loads(text)["documents"]] == [f"Sérvice {n}" for n in range(documents)]
+
+
+def test_check_flags_training_promise_that_loses_its_not(
+    tosmon, watchlist_file, httpserver: HTTPServer
+) -> None:
+    promise = "<p>We do not use your uploads to train our artificial intelligence models.</p>"
+    page = {"body": TERMS.format(date="1 March 2024", extra=promise)}
+    httpserver.expect_request("/terms").respond_with_handler(
+        lambda _: Response(page["body"], content_type="text/html; charset=utf-8")
+    )
+    watchlist = watchlist_file(
+        f"services:\n  Music Site:\n    Terms of Service:\n      url: {httpserver.url_for('/terms')}\n"
+    )
+    check_json(tosmon, watchlist)
+
+    page["body"] = TERMS.format(date="1 March 2024", extra=promise.replace("do not use", "use"))
+    code, changed = check_json(tosmon, watchlist)
+    assert code == ExitCode.FLAGGED
+    [flag] = changed["documents"][0]["flags"]
+    assert (flag["category"], flag["rule"], flag["change"]) == ("training", "training.negation", "changed")
+    assert "-not" in flag["terms"]
