@@ -25,11 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.corpus import shared
 from tosmon.diff import WORD, diff_versions, visible_text
 from tosmon.flag import flag_changes, load_taxonomy
 from tosmon.models import Flag
 
-EVENTS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "events"
+EVENTS = shared("corpus", "events")
 CATEGORIES = ("ai", "training", "licensing")
 RECALL_TARGET = 0.97
 PRECISION_TARGET = 0.90

@@ -47,19 +47,12 @@ from diff_match_patch import diff_match_patch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.corpus import shared  # noqa: E402
 from tosmon.cli import main  # noqa: E402
 from tosmon.models import Document  # noqa: E402
 from tosmon.store import Store  # noqa: E402
 
-# ../shared beside the main checkout, or beside the folder of worktrees
-CORPUS = (
-    next(
-        (c for c in (REPO.parent / "shared", REPO.parent.parent / "shared") if c.is_dir()),
-        REPO.parent / "shared",
-    )
-    / "corpus"
-    / "replay"
-)
+CORPUS = shared("corpus", "replay")
 LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
 ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)

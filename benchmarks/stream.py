@@ -48,21 +48,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.corpus import shared  # noqa: E402
 from tosmon.diff import diff_versions  # noqa: E402
 from tosmon.flag import flag_changes, load_taxonomy  # noqa: E402
 from tosmon.models import Document  # noqa: E402
 from tosmon.otaversions import read_repository  # noqa: E402
 from tosmon.store import Store  # noqa: E402
 
-# ../shared beside the main checkout, or beside the folder of worktrees
-CORPUS = (
-    next(
-        (c for c in (REPO.parent / "shared", REPO.parent.parent / "shared") if c.is_dir()),
-        REPO.parent / "shared",
-    )
-    / "corpus"
-    / "stream"
-)
+CORPUS = shared("corpus", "stream")
 TRUE_WEIGHT = 1212 / 300  # every miss was labelled, only a random 300 of the 1,212 flags were
 SIMILARITY = 0.9
 TARGETS = {"precision": 0.85, "recall_strict": 0.95, "recall": 0.85}

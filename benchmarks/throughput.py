@@ -37,15 +37,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# ../shared/corpus beside the repository (or beside the folder of a git worktree).
-CORPUS = next(
-    (
-        p / "shared" / "corpus" / "replay"
-        for p in REPO.parents
-        if (p / "shared" / "corpus" / "replay").is_dir()
-    ),
-    REPO.parent / "shared" / "corpus" / "replay",
-)
+sys.path.insert(0, str(REPO))
+from benchmarks.corpus import shared  # noqa: E402
+
+CORPUS = shared("corpus", "replay")
 LAST_MODIFIED = formatdate(1_764_000_000, usegmt=True)
 
 # The "plain sequential loop": what one would write in ten minutes without a monitor.
