@@ -15,6 +15,7 @@ from test_import_ota_versions import commit, git
 
 from tosmon import memory
 from tosmon.check import check
+from tosmon.check import record as record_version
 from tosmon.cli.console import render_changes
 from tosmon.digest import digest
 from tosmon.flag import load_taxonomy
@@ -67,6 +68,17 @@ def nightly(httpserver: HTTPServer, tmp_path: Path):
     night.store = store  # type: ignore[attr-defined]
     night.document = document  # type: ignore[attr-defined]
     return night
+
+
+def dropped_and_restored(root: Path) -> tuple[Store, Document, list[str]]:
+    """A store whose terms lost their AI clause for a night (back the next: restored), then for
+    four months (back: news, flagged), recorded as nightly checks record them; and the versions' names."""
+    store = Store(root).open()
+    document = Document("Tunehaven", "Terms of Service", "https://tunehaven.example/terms")
+    for paragraphs, days in ((FULL, 0), (WITHOUT_AI, 1), (FULL, 2), (WITHOUT_AI, 3), (FULL, 120)):
+        when = NIGHT + timedelta(days=days)
+        record_version(store, document, markdown(paragraphs), date=when, taxonomy=load_taxonomy())
+    return store, document, [v.name for v in store.versions(document)]
 
 
 def flags_of(results: list[CheckResult]) -> list[str]:
