@@ -196,6 +196,31 @@ def test_a_store_without_clause_memory_gains_one_on_its_next_check(nightly) -> N
     assert len(json.loads((folder / INDEX_FILE).read_bytes())["versions"]) == 3
 
 
+def test_history_json_lists_the_clauses_a_version_restored_with_the_version_that_last_carried_them(
+    tosmon, tmp_path
+) -> None:
+    root = tmp_path / "snapshots"
+    _, _, names = dropped_and_restored(root)
+    outcome = tosmon("history", "Tunehaven/Terms of Service", "--snapshots", root, "--json")
+    assert outcome.code == 0, outcome.stderr
+    versions = json.loads(outcome.stdout)["versions"]
+    assert [v["changes"]["restored"] for v in versions] == [0, 0, 1, 0, 0]
+    assert [v["restored_clauses"] for v in versions] == [
+        [],
+        [],
+        [{"clause": AI_CLAUSE, "last_seen": names[0]}],  # back the night after a broken page
+        [],
+        [],  # back after four months: added, and flagged
+    ]
+    assert versions[4]["changes"]["added"] == 1 and versions[4]["flags"]
+    assert set(versions[2]) == {  # every key of before, and the new one
+        *("service", "document", "variant", "url", "version", "number", "date", "source", "size"),
+        *("sha256", "path", "previous", "changes", "flags", "snapshot", "restored_clauses"),
+    }
+    exported = [json.loads(line) for line in tosmon("export", "--snapshots", root).stdout.splitlines()]
+    assert exported == versions  # export's JSON Lines are history --json's versions
+
+
 # -- import-ota-versions ---------------------------------------------------------------------------
 
 TERMS = "Tunehaven/Terms of Service.md"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from tosmon.errors import TosmonError
 from tosmon.flag import Taxonomy, flag_changes
 from tosmon.memory import recall
 from tosmon.models import CheckResult, Document, Flag, Snapshot
-from tosmon.report import flag_title
+from tosmon.report import changes_to_json, flag_title
 from tosmon.store import Store, StoredVersion, read_json
 from tosmon.text import plural
 
@@ -43,6 +43,8 @@ class Entry:
     snapshot: dict[str, object] | None  # the raw snapshot's metadata (file, sha256, fetch details)
     size: int
     number: int  # its place in the document's timeline, #1 the oldest: what `show` and `diff` take
+    # the document's versions, oldest first (one tuple shared by its entries): its memory, when asked
+    versions: tuple[StoredVersion, ...] = field(default=(), repr=False, compare=False)
 
 
 def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry]:
@@ -50,6 +52,7 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
     entries = []
     previous: StoredVersion | None = None
     versions = store.versions(document)
+    shared = tuple(versions)
     for position, version in enumerate(versions):
         recorded_previous = version.meta.get("previous")
         if recorded_previous == (previous.name if previous else None):
@@ -72,6 +75,7 @@ def timeline(store: Store, document: Document, taxonomy: Taxonomy) -> list[Entry
                 snapshot_meta(store, document, version),
                 version.path.stat().st_size,
                 len(entries) + 1,
+                shared,
             )
         )
         previous = version
@@ -96,6 +100,17 @@ def compare(
     return counts, tuple(
         f.to_json() for f in flag_changes(changes, taxonomy, names=names, previous=previous.text)
     )
+
+
+def restored_clauses(store: Store, entry: Entry) -> list[object]:
+    """The clauses of a version whose wording the document carried lately, each with `last_seen`,
+    the version that last carried it (as `check --json` lists them). A version is compared again
+    only when its counts say it restored some: most never do, so a history of years stays quick."""
+    if entry.previous is None or not entry.changes.get("restored") or not entry.versions:
+        return []
+    memory = recall(store, entry.document, list(entry.versions[: entry.number - 1]))
+    changes = diff_versions(entry.previous.text, entry.version.text)
+    return changes_to_json(restore(changes, memory.last_seen(entry.version.date)))["restored"]
 
 
 def snapshot_meta(store: Store, document: Document, version: StoredVersion) -> dict[str, object] | None:
@@ -130,6 +145,7 @@ def entry_to_json(entry: Entry, store: Store) -> dict[str, object]:
         "changes": {kind: entry.changes.get(kind, 0) for kind in CHANGE_KINDS},
         "flags": list(entry.flags),
         "snapshot": snapshot,
+        "restored_clauses": restored_clauses(store, entry),
     }
 
 
