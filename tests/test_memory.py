@@ -221,6 +221,30 @@ def test_history_json_lists_the_clauses_a_version_restored_with_the_version_that
     assert exported == versions  # export's JSON Lines are history --json's versions
 
 
+def test_diff_of_one_change_shows_a_restored_clause_as_restored_and_any_two_versions_as_they_differ(
+    tosmon, tmp_path
+) -> None:
+    root = tmp_path / "snapshots"
+    _, _, names = dropped_and_restored(root)
+
+    def diff(*versions: str) -> tuple[int, dict]:
+        outcome = tosmon("diff", "Tunehaven/Terms of Service", *versions, "--snapshots", root, "--json")
+        return outcome.code, json.loads(outcome.stdout)
+
+    code, back = diff("--to", "#3")  # the night after the broken page
+    assert (code, back["added"], back["flags"]) == (1, [], [])
+    assert back["restored"] == [{"clause": AI_CLAUSE, "last_seen": names[0]}]
+    code, months_later = diff()  # the latest change: the clause back after four months is news
+    assert months_later["added"] == [AI_CLAUSE] and months_later["restored"] == []
+    assert "training" in {f["category"] for f in months_later["flags"]}
+    _, asked = diff("--from", "#2", "--to", "#3")  # the same change, named
+    assert asked == back
+    _, across = diff("--from", "#2", "--to", "#5")  # two versions far apart: what the second adds
+    assert across["added"] == [AI_CLAUSE] and across["restored"] == []
+    terminal = tosmon("diff", "Tunehaven/Terms of Service", "--to", "#3", "--snapshots", root)
+    assert f"↺ {AI_CLAUSE} (restored: carried until 2026-03-02)" in " ".join(terminal.stdout.split())
+
+
 # -- import-ota-versions ---------------------------------------------------------------------------
 
 TERMS = "Tunehaven/Terms of Service.md"
