@@ -439,3 +439,24 @@ def test_a_shorter_page_archived_three_times_in_a_row_is_taken_as_the_document(
         "2023-08-01 04:00 changed: accepted as the document after 3 such records in a row" in outcome.stderr
     )
     assert [v["date"][:10] for v in history(tosmon, watchlist)] == ["2023-03-01", "2023-08-01"]
+
+
+def test_an_interrupted_backfill_keeps_counting_broken_captures_in_a_row(
+    tosmon, watchlist_file, archive
+) -> None:
+    shorter = [PARTIAL.replace(b'window.__build = "', b'window.__build = "' + n) for n in (b"1", b"2", b"3")]
+    archive.captures = [
+        ("20230301040000", demo_page(1)),
+        *((f"2023{month}01040000", page) for month, page in zip(("06", "07", "08"), shorter, strict=True)),
+    ]
+    archive.busy["20230801040000"] = 100  # busy beyond the retries after two shorter captures
+    watchlist = watchlist_file(WATCHLIST)
+    first = backfill(
+        Store(watchlist.parent / "snapshots").open(), DOCUMENT, since=date(2023, 1, 1), until=date(2025, 12, 31),
+        archive=archive.url, taxonomy=load_taxonomy(), settings=replace(POLITE, host_delay=0, backoff=0.01),
+    )  # fmt: skip
+    assert [r.status for r in first.results] == ["new", "unchanged", "unchanged", "error"]
+    archive.busy.clear()
+    second = run_backfill(tosmon, watchlist, archive)
+    assert "2023-08-01 04:00 changed: accepted as the document after 3 such records in a row" in second.stderr
+    assert [v["date"][:10] for v in history(tosmon, watchlist)] == ["2023-03-01", "2023-08-01"]
