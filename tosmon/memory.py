@@ -230,5 +230,8 @@ def _index_problem(path: Path, names: list[str]) -> str | None:
             return f"clause memory of schema {schema!r}, expected {INDEX_SCHEMA}"
         return "clause memory damaged (not the index tosmon writes)"
     if not _in_step(index, names):
-        return "clause memory out of step with the versions (one was added before others, by a backfill or an import, or removed)"
+        return (
+            "clause memory out of step with the versions "
+            "(one was added before others, by a backfill or an import, or removed)"
+        )
     return None
