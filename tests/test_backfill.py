@@ -330,7 +330,10 @@ def test_archive_url_must_be_http(tosmon, watchlist_file) -> None:
 
 
 def test_links_in_a_capture_point_at_the_page_not_at_the_archive(tosmon, watchlist_file, archive) -> None:
-    page = b'<main><h1>Terms</h1><p>Read our <a href="/privacy">privacy policy</a>.</p></main>'
+    page = (  # long enough to be a document: a page of a few words is a broken one (health.MIN_WORDS)
+        b'<main><h1>Terms</h1><p>Read our <a href="/privacy">privacy policy</a> to learn which data we keep '
+        b"about you, why we keep it, for how long, and how you can ask us to delete it.</p></main>"
+    )
     archive.captures = [("20240101000000", page)]
     watchlist = watchlist_file(WATCHLIST)
     assert run_backfill(tosmon, watchlist, archive).code == 1
@@ -373,3 +376,87 @@ def test_backfill_records_what_nightly_checks_recorded(corpus, tmp_path, archive
 
     assert versions(archived) == versions(nightly)
     assert len(versions(archived)) == 1 + sum(step["text_changed"] for step in steps)
+
+
+def _without(page: bytes, start: str, end: str) -> bytes:
+    text = page.decode()
+    return (text[: text.index(start)] + text[text.index(end) :]).encode()
+
+
+PARTIAL = _without(demo_page(1), "<h2>2. Your content</h2>", "<h2>3. Acceptable use</h2>")  # half rendered
+CHALLENGE = (
+    b"<html><head><title>Just a moment...</title></head><body>"
+    b"<p>Checking your browser before accessing tunehaven.example.</p></body></html>"
+)
+MAIN = demo_page(2).decode().split('<main id="content">')[1].split("</main>")[0]
+DOUBLED = demo_page(2).replace(b"</main>", MAIN.encode() + b"</main>")  # the text served twice
+
+
+def test_broken_captures_are_kept_as_evidence_reported_and_not_recorded(
+    tosmon, watchlist_file, archive
+) -> None:
+    archive.captures = [
+        ("20230301040000", demo_page(1)),
+        ("20230601040000", PARTIAL),
+        ("20230901040000", demo_page(1)),
+        ("20231201040000", CHALLENGE),
+        ("20240207120000", demo_page(2)),
+        ("20240601040000", DOUBLED),
+    ]
+    watchlist = watchlist_file(WATCHLIST)
+    outcome = run_backfill(tosmon, watchlist, archive)
+    assert outcome.code == 2, outcome.stderr  # the training clause, flagged once, on its date
+    versions = history(tosmon, watchlist)
+    assert [v["date"][:10] for v in versions] == ["2023-03-01", "2024-02-07"]
+    assert [bool(v["flags"]) for v in versions] == [False, True]
+    assert all(v["changes"]["restored"] == 0 for v in versions)  # nothing was ever lost in between
+    broken = [line for line in outcome.stderr.splitlines() if "not recorded, a broken page" in line]
+    assert [line[:16] for line in broken] == ["2023-06-01 04:00", "2023-12-01 04:00", "2024-06-01 04:00"]
+    assert "added nothing new" in broken[0] and "bot challenge" in broken[1] and "twice" in broken[2]
+    assert all("kept as evidence (raw/" in line for line in broken)
+    assert "3 broken captures kept as evidence only, not recorded as versions" in outcome.stderr
+    raw = Path(watchlist.parent / "snapshots" / "Tunehaven" / "Terms-of-Use" / "raw")
+    kept = {hashlib.sha256(p.read_bytes()).digest() for p in raw.iterdir() if p.suffix == ".html"}
+    assert {hashlib.sha256(page).digest() for page in (PARTIAL, CHALLENGE, DOUBLED)} <= kept
+    archive.requests.clear()
+    again = run_backfill(tosmon, watchlist, archive)
+    assert (again.code, captures_fetched(archive)) == (0, [])  # broken captures are done too
+
+
+def test_a_shorter_page_archived_three_times_in_a_row_is_taken_as_the_document(
+    tosmon, watchlist_file, archive
+) -> None:
+    # the same shorter text each time, in new bytes (a new build id), so the index lists each capture
+    shorter = [PARTIAL.replace(b'window.__build = "', b'window.__build = "' + n) for n in (b"1", b"2", b"3")]
+    archive.captures = [
+        ("20230301040000", demo_page(1)),
+        *((f"2023{month}01040000", page) for month, page in zip(("06", "07", "08"), shorter, strict=True)),
+    ]
+    watchlist = watchlist_file(WATCHLIST)
+    outcome = run_backfill(tosmon, watchlist, archive)
+    assert outcome.stderr.count("not recorded, a broken page") == 2
+    assert (
+        "2023-08-01 04:00 changed: accepted as the document after 3 such records in a row" in outcome.stderr
+    )
+    assert [v["date"][:10] for v in history(tosmon, watchlist)] == ["2023-03-01", "2023-08-01"]
+
+
+def test_an_interrupted_backfill_keeps_counting_broken_captures_in_a_row(
+    tosmon, watchlist_file, archive
+) -> None:
+    shorter = [PARTIAL.replace(b'window.__build = "', b'window.__build = "' + n) for n in (b"1", b"2", b"3")]
+    archive.captures = [
+        ("20230301040000", demo_page(1)),
+        *((f"2023{month}01040000", page) for month, page in zip(("06", "07", "08"), shorter, strict=True)),
+    ]
+    archive.busy["20230801040000"] = 100  # busy beyond the retries after two shorter captures
+    watchlist = watchlist_file(WATCHLIST)
+    first = backfill(
+        Store(watchlist.parent / "snapshots").open(), DOCUMENT, since=date(2023, 1, 1), until=date(2025, 12, 31),
+        archive=archive.url, taxonomy=load_taxonomy(), settings=replace(POLITE, host_delay=0, backoff=0.01),
+    )  # fmt: skip
+    assert [r.status for r in first.results] == ["new", "unchanged", "unchanged", "error"]
+    archive.busy.clear()
+    second = run_backfill(tosmon, watchlist, archive)
+    assert "2023-08-01 04:00 changed: accepted as the document after 3 such records in a row" in second.stderr
+    assert [v["date"][:10] for v in history(tosmon, watchlist)] == ["2023-03-01", "2023-08-01"]

@@ -15,6 +15,7 @@ from test_import_ota_versions import commit, git
 
 from tosmon import memory
 from tosmon.check import check
+from tosmon.check import record as record_version
 from tosmon.cli.console import render_changes
 from tosmon.digest import digest
 from tosmon.flag import load_taxonomy
@@ -67,6 +68,17 @@ def nightly(httpserver: HTTPServer, tmp_path: Path):
     night.store = store  # type: ignore[attr-defined]
     night.document = document  # type: ignore[attr-defined]
     return night
+
+
+def dropped_and_restored(root: Path) -> tuple[Store, Document, list[str]]:
+    """A store whose terms lost their AI clause for a night (back the next: restored), then for
+    four months (back: news, flagged), recorded as nightly checks record them; and the versions' names."""
+    store = Store(root).open()
+    document = Document("Tunehaven", "Terms of Service", "https://tunehaven.example/terms")
+    for paragraphs, days in ((FULL, 0), (WITHOUT_AI, 1), (FULL, 2), (WITHOUT_AI, 3), (FULL, 120)):
+        when = NIGHT + timedelta(days=days)
+        record_version(store, document, markdown(paragraphs), date=when, taxonomy=load_taxonomy())
+    return store, document, [v.name for v in store.versions(document)]
 
 
 def flags_of(results: list[CheckResult]) -> list[str]:
@@ -182,6 +194,55 @@ def test_a_store_without_clause_memory_gains_one_on_its_next_check(nightly) -> N
     back = nightly(FULL, NIGHT + timedelta(days=2))
     assert [c.kind for c in back.changes] == ["restored"]
     assert len(json.loads((folder / INDEX_FILE).read_bytes())["versions"]) == 3
+
+
+def test_history_json_lists_the_clauses_a_version_restored_with_the_version_that_last_carried_them(
+    tosmon, tmp_path
+) -> None:
+    root = tmp_path / "snapshots"
+    _, _, names = dropped_and_restored(root)
+    outcome = tosmon("history", "Tunehaven/Terms of Service", "--snapshots", root, "--json")
+    assert outcome.code == 0, outcome.stderr
+    versions = json.loads(outcome.stdout)["versions"]
+    assert [v["changes"]["restored"] for v in versions] == [0, 0, 1, 0, 0]
+    assert [v["restored_clauses"] for v in versions] == [
+        [],
+        [],
+        [{"clause": AI_CLAUSE, "last_seen": names[0]}],  # back the night after a broken page
+        [],
+        [],  # back after four months: added, and flagged
+    ]
+    assert versions[4]["changes"]["added"] == 1 and versions[4]["flags"]
+    assert set(versions[2]) == {  # every key of before, and the new one
+        *("service", "document", "variant", "url", "version", "number", "date", "source", "size"),
+        *("sha256", "path", "previous", "changes", "flags", "snapshot", "restored_clauses"),
+    }
+    exported = [json.loads(line) for line in tosmon("export", "--snapshots", root).stdout.splitlines()]
+    assert exported == versions  # export's JSON Lines are history --json's versions
+
+
+def test_diff_of_one_change_shows_a_restored_clause_as_restored_and_any_two_versions_as_they_differ(
+    tosmon, tmp_path
+) -> None:
+    root = tmp_path / "snapshots"
+    _, _, names = dropped_and_restored(root)
+
+    def diff(*versions: str) -> tuple[int, dict]:
+        outcome = tosmon("diff", "Tunehaven/Terms of Service", *versions, "--snapshots", root, "--json")
+        return outcome.code, json.loads(outcome.stdout)
+
+    code, back = diff("--to", "#3")  # the night after the broken page
+    assert (code, back["added"], back["flags"]) == (1, [], [])
+    assert back["restored"] == [{"clause": AI_CLAUSE, "last_seen": names[0]}]
+    code, months_later = diff()  # the latest change: the clause back after four months is news
+    assert months_later["added"] == [AI_CLAUSE] and months_later["restored"] == []
+    assert "training" in {f["category"] for f in months_later["flags"]}
+    _, asked = diff("--from", "#2", "--to", "#3")  # the same change, named
+    assert asked == back
+    _, across = diff("--from", "#2", "--to", "#5")  # two versions far apart: what the second adds
+    assert across["added"] == [AI_CLAUSE] and across["restored"] == []
+    terminal = tosmon("diff", "Tunehaven/Terms of Service", "--to", "#3", "--snapshots", root)
+    assert f"↺ {AI_CLAUSE} (restored: carried until 2026-03-02)" in " ".join(terminal.stdout.split())
 
 
 # -- import-ota-versions ---------------------------------------------------------------------------

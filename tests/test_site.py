@@ -20,6 +20,7 @@ from test_history import (
     two_versions,
     with_hostile_version,
 )
+from test_memory import AI_CLAUSE, dropped_and_restored
 from werkzeug import Response
 
 from tosmon.check import record
@@ -298,3 +299,28 @@ def test_a_site_that_cannot_be_written_is_one_line_and_the_check_is_still_record
     )
     assert "Tunehaven/Terms of Use" in outcome.stdout and "new" in outcome.stdout
     assert tosmon("history", "--watchlist", watchlist).code == 0
+
+
+def test_site_shows_a_clause_back_after_a_broken_night_as_restored_and_never_flags_it(
+    tosmon, tmp_path
+) -> None:
+    _, _, names = dropped_and_restored(tmp_path / "snapshots")
+    build(tosmon, tmp_path / "snapshots", tmp_path / "site")
+    page = lxml.html.parse(str(tmp_path / "site" / "Tunehaven" / "Terms-of-Service.html")).getroot()
+
+    def rows(version: str) -> list[tuple[str | None, str]]:
+        [section] = page.cssselect(f"section#v-{version}")
+        cells = section.cssselect("table.diff td")[1::2]  # the "after" side
+        return [(cell.get("class"), " ".join(cell.text_content().split())) for cell in cells]
+
+    # the night after the broken page: the clause is back, carried until the night before the break
+    heading = "Terms of Service"  # above the clause, on a line of its own
+    assert rows(names[2]) == [("restored", f"{heading}{AI_CLAUSE} (restored: carried until 2026-03-02)")]
+    [section] = page.cssselect(f"section#v-{names[2]}")
+    assert [a.get("href") for a in section.cssselect("td.restored a")] == [f"#v-{names[0]}"]
+    assert section.cssselect("mark.flag") == []
+    # four months later the same clause is news again, and flagged
+    [section] = page.cssselect(f"section#v-{names[4]}")
+    assert [c for c, _ in rows(names[4])] == ["added"]
+    marks = flagged_marks(section)
+    assert len(marks) == 1 and AI_CLAUSE in marks[0]

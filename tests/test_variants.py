@@ -24,6 +24,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from tosmon.errors import ConfigError
 from tosmon.flag import load_taxonomy
@@ -966,3 +968,35 @@ services:
     assert appeared in tosmon("feed", "Tunehaven/Terms of Service@CA", "--watchlist", watchlist).stdout  # type: ignore[attr-defined]
     assert tosmon("site", tmp_path / "site", "--watchlist", watchlist).code == 0  # type: ignore[attr-defined]
     assert appeared in (tmp_path / "site" / "feed.xml").read_text()
+
+
+def test_the_services_own_ai_name_is_no_flagged_difference_between_variants(
+    httpserver: HTTPServer, tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]
+) -> None:
+    # "Acme AI" is the service's name: a variant that names its team is told, not flagged (as a check
+    # of one variant would not flag it); a clause about AI one variant gains still is.
+    extra = {"US": "", "GB": ""}
+
+    def page(request: Request) -> Response:
+        region = request.args.get("gl", "US")
+        return Response(english(CURRENCY["US"], ai=False).replace("</main>", extra[region] + "</main>"))
+
+    httpserver.expect_request("/terms").respond_with_handler(page)
+    url = httpserver.url_for("/terms")
+    watchlist = watchlist_file(
+        f"services:\n  Acme AI:\n    Terms of Service:\n      url: {url}\n      variants:\n"
+        '        US: {url: "?gl=US"}\n        GB: {url: "?gl=GB"}\n'
+    )
+    assert check_json(tosmon, watchlist)[0] == 1
+
+    extra["US"] = "<p>Write to the ACME AI team for help with your account.</p>"
+    code, run = check_json(tosmon, watchlist)
+    [comparison] = run["variants"]  # type: ignore[misc]
+    assert comparison["only_in"] == {"US": ["Write to the ACME AI team for help with your account."]}
+    assert (comparison["flags"], code) == ([], 1)
+
+    extra["GB"] = f"<p>{AI_CLAUSE}</p>"
+    code, run = check_json(tosmon, watchlist)
+    [comparison] = run["variants"]  # type: ignore[misc]
+    assert [(f["category"], f["in"]) for f in comparison["flags"]] == [("training", ["GB"])]
+    assert code == 2

@@ -124,3 +124,61 @@ def test_verify_json_lists_the_damage_and_exits_6(
     assert (data["schema_version"], data["store"], data["documents"]) == (1, str(store.root), 1)
     assert [d["path"] for d in data["damage"]] == [str(target)]
     assert outcome.stderr == ""
+
+
+REBUILT = "it is rebuilt from the versions when next needed (at the document's next change at the latest)"
+
+
+@pytest.mark.parametrize(
+    ("index", "problem"),
+    [
+        (b'{"schema_version": 1, "versions": [["2026', "clause memory damaged (not the index tosmon writes)"),
+        (b'{"schema_version": 9, "versions": [], "clauses": {}}', "clause memory of schema 9, expected 1"),
+        (
+            b'{"schema_version": 1, "versions": [["2026-11-20T04-00-00Z", "2026-11-20T04:00:00+00:00"]], '
+            b'"clauses": {}}',
+            "clause memory out of step with the versions (one was added before others, by a backfill or an "
+            "import, or removed)",
+        ),
+    ],
+    ids=["torn", "another schema", "out of step"],
+)
+def test_verify_warns_about_a_clause_memory_it_will_rebuild_and_passes(
+    checked_twice: tuple[Store, Document], tosmon: Callable[..., Any], index: bytes, problem: str
+) -> None:
+    store, document = checked_twice
+    path = store.directory(document) / "clauses.json"
+    assert path.is_file()  # written at the document's first change
+    path.write_bytes(index)
+    evidence = {p: p.read_bytes() for p in store.directory(document).rglob("*") if p.is_file()}
+    outcome = tosmon("verify", "--snapshots", store.root)
+    assert (outcome.code, outcome.stdout) == (0, "")
+    assert outcome.stderr == (
+        f"warning: {path}: {problem}; {REBUILT}\n"
+        f"{store.root}: 1 document, 11 files: all intact (1 warning above)\n"
+    )
+    outcome = tosmon("verify", "--snapshots", store.root, "--json")
+    assert outcome.code == 0 and outcome.stderr == ""
+    data = json.loads(outcome.stdout)
+    assert data["damage"] == [] and data["warnings"] == [
+        {"path": str(path), "problem": f"{problem}; {REBUILT}"}
+    ]
+    assert {p: p.read_bytes() for p in store.directory(document).rglob("*") if p.is_file()} == evidence
+
+
+def test_verify_says_nothing_of_a_missing_or_lagging_clause_memory(
+    checked_twice: tuple[Store, Document], tosmon: Callable[..., Any]
+) -> None:
+    store, document = checked_twice
+    path = store.directory(document) / "clauses.json"
+    first = store.versions(document)[0]
+    lagging = {  # knows the first version only: the second is added when it is next read
+        "schema_version": 1,
+        "versions": [[first.name, first.date.isoformat()]],
+        "clauses": {},
+    }
+    path.write_text(json.dumps(lagging), encoding="utf-8")
+    assert tosmon("verify", "--snapshots", store.root).stderr.endswith("all intact\n")
+    path.unlink()  # a store written before clause memory existed
+    outcome = tosmon("verify", "--snapshots", store.root, "--json")
+    assert (outcome.code, json.loads(outcome.stdout)["warnings"]) == (0, [])

@@ -12,6 +12,12 @@ archive stays busy or unreachable after the retries, the backfill stops, since t
 that one must be compared with it: running the same command again continues from there, and a
 finished backfill is not redone. A capture the archive cannot serve (a 404) or without any text is
 reported and skipped.
+
+Archives keep broken pages too: a bot challenge, an error page served with status 200, a page half
+rendered or holding its text twice. Each capture goes through the health guards a nightly check
+applies (`history.record_page_at`, as an OTA import's records do): a broken one is kept as evidence
+(its raw snapshot) and reported, not recorded as a version, unless `CONFIRMATIONS` captures in a row
+say the document really changed.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from tosmon.errors import ExtractError, FetchError, StoreError
 from tosmon.extract import page_text
 from tosmon.fetch import Fetcher, FetchSettings, new_client
 from tosmon.flag import Taxonomy
-from tosmon.history import record_at, snapshot_at
+from tosmon.history import record_page_at, snapshot_at
 from tosmon.models import CheckResult, Document, Snapshot
 from tosmon.store import Store, read_json, write_json
 
@@ -123,6 +129,7 @@ async def backfill_async(
     state = read_json(state_path) if state_path.exists() else {}
     done: dict[str, str] = dict(state.get("done") or {})  # type: ignore[call-overload]
     raw_by_digest: dict[str, str] = dict(state.get("raw") or {})  # type: ignore[call-overload]
+    broken = _broken(state, document)  # the ongoing problem of the captures just before, across runs
     results: list[CheckResult] = []
     skipped = fetched = 0
     try:
@@ -146,14 +153,17 @@ async def backfill_async(
                 text = page_text(document, replace(snapshot, final_url=capture.original))
                 if not text.strip():
                     raise ExtractError("the capture has no text (empty page?); not recorded")
-                result = record_at(
+                result = record_page_at(
                     store,
                     document,
                     text,
+                    snapshot.body,
                     date=capture.date,
                     taxonomy=taxonomy,
                     source="archive",
                     snapshot=raw_file,
+                    broken=broken,
+                    evidence=raw_file,
                 )
                 raw_by_digest[capture.digest] = raw_file
                 stop = False
@@ -167,7 +177,8 @@ async def backfill_async(
                 stop = isinstance(error, StoreError) or (isinstance(error, FetchError) and error.transient)
             if not stop:
                 done[capture.timestamp] = capture.digest
-                write_json(state_path, {"schema_version": 1, "done": done, "raw": raw_by_digest})
+                kept = {"broken": list(broken[document.id])} if document.id in broken else {}
+                write_json(state_path, {"schema_version": 1, "done": done, "raw": raw_by_digest, **kept})
             results.append(result)
             if progress:
                 progress(capture, result)
@@ -176,6 +187,14 @@ async def backfill_async(
     finally:
         await client.aclose()
     return BackfillResult(document, len(captures), skipped, fetched, tuple(results))
+
+
+def _broken(state: dict[str, object], document: Document) -> dict[str, tuple[str, int]]:
+    """The kind of problem the last captures had and how many in a row, as `backfill.json` keeps it."""
+    kept = state.get("broken")
+    if isinstance(kept, list) and len(kept) == 2 and isinstance(kept[0], str) and isinstance(kept[1], int):
+        return {document.id: (kept[0], kept[1])}
+    return {}
 
 
 def _known(

@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable
 
-from tosmon.history import Entry, entry_to_json
+from tosmon.history import Entry, entry_fields, entry_to_json
 from tosmon.store import Store
 
 VERSION_COLUMNS = ("service", "document", "url", "version", "date", "source", "size", "sha256", "previous")
@@ -42,7 +42,7 @@ def to_csv(entries: list[Entry], store: Store) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for entry in entries:
-        data = entry_to_json(entry, store)
+        data = entry_fields(entry, store)
         snapshot = entry.snapshot or {}
         row = [
             *(data[c] for c in VERSION_COLUMNS),

@@ -14,7 +14,8 @@ first time (a first version has nothing to restore, and most documents never cha
 atomically after each recorded version, checked against the version list on every read, caught up
 from the versions it lacks, and
 rebuilt from the versions whenever it is missing, damaged, of another schema or out of step (a
-version recorded out of time order). It never touches a snapshot or a version.
+version recorded out of time order). It never touches a snapshot or a version. `tosmon verify`
+warns about an index it will rebuild (`verify_indexes`), and never fails for one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import orjson
 from tosmon.diff import segment, wording
 from tosmon.errors import StoreError
 from tosmon.models import Clause, Document
-from tosmon.store import Store, StoredVersion, write_atomic
+from tosmon.store import Damage, Store, StoredVersion, versions_in, write_atomic
 
 # How long after a version dropped a clause its wording may come back as "restored". On the
 # stream corpus (102 documents, 2023-2026), 79 % of the flags raised on wording a document had
@@ -191,3 +192,46 @@ def _save(path: Path, index: ClauseIndex) -> None:
         write_atomic(path, index.to_json())
     except StoreError:
         _cache.pop(path, None)
+
+
+REBUILT = "it is rebuilt from the versions when next needed (at the document's next change at the latest)"
+
+
+def verify_indexes(store: Store) -> list[Damage]:
+    """The clause memory indexes that a read will find damaged, of another schema or out of step
+    with the versions, each with what happens to it. A missing index is no problem (it is built on
+    demand), nor is one that lacks the latest versions (they are added when it is next read); a
+    folder whose versions cannot be read is left to `Store.verify`, which reports it. Never writes."""
+    found = []
+    for path in sorted(store.root.glob(f"[!.]*/[!.]*/{INDEX_FILE}")):
+        try:
+            names = [version.name for version in versions_in(path.parent)]
+        except (StoreError, ValueError, KeyError):
+            continue
+        problem = _index_problem(path, names)
+        if problem is not None:
+            found.append(Damage(path, f"{problem}; {REBUILT}"))
+    return found
+
+
+def _index_problem(path: Path, names: list[str]) -> str | None:
+    """Why the index at `path` would be rebuilt by a read covering the versions `names`, if it would."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return f"clause memory unreadable ({error.strerror or error})"
+    index = ClauseIndex.from_json(data)
+    if index is None:
+        try:
+            schema = orjson.loads(data).get("schema_version")
+        except (ValueError, AttributeError):
+            schema = INDEX_SCHEMA
+        if schema != INDEX_SCHEMA:
+            return f"clause memory of schema {schema!r}, expected {INDEX_SCHEMA}"
+        return "clause memory damaged (not the index tosmon writes)"
+    if not _in_step(index, names):
+        return (
+            "clause memory out of step with the versions "
+            "(one was added before others, by a backfill or an import, or removed)"
+        )
+    return None

@@ -9,12 +9,12 @@ or the file's GitHub address when the repository came from GitHub). Importing ag
 twice.
 
 OTA's history holds broken records too: error pages, partial pages, pages served twice. Each record
-goes through the health guards a nightly check applies (tosmon.health), compared with the version in
-force at its date. A broken record is kept as evidence (its raw snapshot, citing its commit) but not
-recorded as a version, exactly as a check keeps a broken page: recorded, it would read as the terms
-changing twice (clauses removed, then restored) and bury the real edits. As OTA records a text only
-when it changes, a problem that lasts is seen as consecutive broken records: after `CONFIRMATIONS` of
-them of the same kind (a tiny, shrunken, translated, doubled or partial text) the text is taken as the
+goes through the health guards a nightly check applies (`history.record_page_at`, as a backfill's
+captures do), compared with the version in force at its date. A broken record is kept as evidence
+(its raw snapshot, citing its commit) but not recorded as a version, exactly as a check keeps a
+broken page: recorded, it would read as the terms changing twice (clauses removed, then restored)
+and bury the real edits. As OTA records a text only when it changes, a problem that lasts is seen as
+consecutive broken records: after `CONFIRMATIONS` of them of the same kind the text is taken as the
 document, as a check takes one seen that many nights in a row.
 """
 
@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tosmon.errors import StoreError, TosmonError
 from tosmon.flag import Taxonomy
-from tosmon.health import CONFIRMATIONS, page_problem
-from tosmon.history import record_at, snapshot_at, versions_at
+from tosmon.history import not_recorded, record_page_at, snapshot_at
 from tosmon.models import CheckResult, Document, Snapshot
 from tosmon.store import Store
-
-NOT_RECORDED = "not recorded, a broken page: "
 
 
 @dataclass(frozen=True)
@@ -168,36 +165,18 @@ def _import_one(
     if not text.strip():
         return CheckResult(document, "error", error=f"{item.file} at {item.commit[:12]}: empty file")
     raw_file = snapshot_at(store, document, snapshot)
-    versions = versions_at(store, document, item.date)
-    problem = page_problem(text, item.text, versions[-1].text if versions else None)
-    notice = None
-    if problem is not None:
-        kind, seen = broken.get(document.id, (problem.kind, 0))
-        seen = seen + 1 if kind == problem.kind else 1
-        if not problem.confirmable or seen < CONFIRMATIONS:
-            broken[document.id] = (problem.kind, seen)
-            return CheckResult(
-                document,
-                "unchanged",
-                checked_at=item.date,
-                notice=f"{NOT_RECORDED}{problem.reason}; kept as evidence ({raw_file}, {item.commit[:12]})",
-            )
-        notice = f"accepted as the document after {seen} such records in a row: {problem.reason}"
-    broken.pop(document.id, None)
-    result = record_at(
+    result = record_page_at(
         store,
         document,
         text,
+        item.text,
         date=item.date,
         taxonomy=taxonomy,
         source="import",
         snapshot=raw_file,
-        versions=versions,
+        broken=broken,
+        evidence=f"{raw_file}, {item.commit[:12]}",
     )
-    recorded[document.id].add((item.date, snapshot.sha256))
-    return replace(result, notice=notice) if notice else result
-
-
-def not_recorded(result: CheckResult) -> bool:
-    """Whether an import's result is a broken record, kept as evidence only."""
-    return result.version is None and (result.notice or "").startswith(NOT_RECORDED)
+    if not not_recorded(result):
+        recorded[document.id].add((item.date, snapshot.sha256))
+    return result

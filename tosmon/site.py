@@ -30,11 +30,12 @@ from urllib.request import pathname2url
 import orjson
 
 from tosmon import __version__
-from tosmon.diff import diff_versions
+from tosmon.diff import diff_versions, restore
 from tosmon.errors import TosmonError
 from tosmon.feed import atom_feed, reworded_changes
 from tosmon.flag import Taxonomy
 from tosmon.history import Entry, flag_from_json, flag_label, summary, timeline
+from tosmon.memory import ClauseIndex, recall
 from tosmon.models import Change, Document
 from tosmon.report import SEVERITY_ORDER, diff_html, flag_wording, safe_text, wording
 from tosmon.store import Store, slug, write_atomic
@@ -42,7 +43,7 @@ from tosmon.variants import and_list, current, difference_from_json, sentence
 
 EVIDENCE = "evidence"
 MANIFEST = ".tosmon-site.json"  # what each page was built from, so that unchanged pages are kept
-SITE_FORMAT = 1  # raise when pages change shape: every page is then rebuilt
+SITE_FORMAT = 2  # raise when pages change shape: every page is then rebuilt
 LATEST_FLAGGED = 20  # flagged versions on the index, the most severe first, then the newest
 
 STYLE = """
@@ -50,7 +51,7 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 75em;
 table { border-collapse: collapse; width: 100%; margin: .5em 0 1.5em; }
 th, td { border: 1px solid #d0d7de; padding: .35em .6em; text-align: left; vertical-align: top; }
 table.diff { table-layout: fixed; }
-td.removed { background: #ffebe9; } td.added { background: #e6ffec; }
+td.removed { background: #ffebe9; } td.added { background: #e6ffec; } td.restored { background: #ddf4ff; }
 del { background: #ffcecb; } ins { background: #abf2bc; text-decoration: none; }
 mark.flag { display: block; background: #fff8c5; outline: 2px solid #d1242f; padding: .2em; }
 .flag-label { display: block; font-weight: bold; color: #d1242f; font-size: .85em; text-transform: uppercase; }
@@ -312,8 +313,11 @@ def document_page(store: Store, document: Document, entries: list[Entry], root: 
             f"<td>{e(entry.version.source)}</td><td>{entry.size:,} B</td><td>{e(summary(entry))}</td></tr>"
         )
     parts.append("</table><h2>Versions</h2>")
+    # The document's clause memory, read once for the page: each diff asks it what the document
+    # carried before that version (a first version alone has nothing to restore, and builds none).
+    memory = recall(store, document, [entry.version for entry in entries]).index if len(entries) > 1 else None
     for entry in reversed(entries):
-        parts.append(_version_section(store, entry, root))
+        parts.append(_version_section(store, entry, root, memory))
     return _page(f"{document.id} — terms history", "\n".join(parts))
 
 
@@ -329,7 +333,7 @@ def _evidence(store: Store, source: Path, root: Path, document: Document, *parts
     return target
 
 
-def _version_section(store: Store, entry: Entry, root: Path) -> str:
+def _version_section(store: Store, entry: Entry, root: Path, memory: ClauseIndex | None) -> str:
     version, document = entry.version, entry.document
     folder = (root / page_path(document)).parent
     text = _evidence(store, version.path, root, document, "versions", version.path.name)
@@ -379,6 +383,8 @@ def _version_section(store: Store, entry: Entry, root: Path) -> str:
     )
     if entry.previous is not None:
         changes = diff_versions(entry.previous.text, version.text)
+        if memory is not None:  # wording the document carried lately is restored, as check records it
+            changes = restore(changes, memory.recall(version.date, entry.number - 1))
         flagged: dict[str, list[dict[str, object]]] = {}
         for flag in entry.flags:
             flagged.setdefault(str(flag.get("clause")), []).append(flag)
@@ -400,7 +406,11 @@ def _diff_row(change: Change, flagged: dict[str, list[dict[str, object]]]) -> st
         before, after = diff_html(words, side=-1), diff_html(words, side=1)
     else:
         before, after = e(old), e(new)
-    flags = flagged.get(new) or (flagged.get(old) if change.kind == "removed" else None)
+    if change.kind == "restored":  # never flagged: the document carried this wording lately
+        after += " " + _restored_label(change)
+        flags = None
+    else:
+        flags = flagged.get(new) or (flagged.get(old) if change.kind == "removed" else None)
     if flags:
         kinds = ", ".join(f"{f.get('category')} ({f.get('severity')})" for f in flags)
         terms = ", ".join(dict.fromkeys(str(t) for f in flags for t in f.get("terms") or []))  # type: ignore[attr-defined]
@@ -410,8 +420,16 @@ def _diff_row(change: Change, flagged: dict[str, list[dict[str, object]]]) -> st
     if heading:
         after = f'<span class="meta">{e(heading)}</span><br>{after}' if after else after
     old_class = ' class="removed"' if old else ""
-    new_class = ' class="added"' if new else ""
+    new_class = f' class="{"restored" if change.kind == "restored" else "added"}"' if new else ""
     return f"<tr><td{old_class}>{before}</td><td{new_class}>{after}</td></tr>"
+
+
+def _restored_label(change: Change) -> str:
+    """The words the terminal and e-mail use, the version that last carried the clause linked."""
+    if not change.last_seen:
+        return '<span class="meta">(restored)</span>'
+    seen = f'<a href="#v-{e(change.last_seen)}">{e(change.last_seen[:10])}</a>'
+    return f'<span class="meta">(restored: carried until {seen})</span>'
 
 
 def _page(title: str, body: str, *, feed: bool = False) -> str:

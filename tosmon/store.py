@@ -393,19 +393,7 @@ class Store:
 
     def versions(self, document: Document) -> list[StoredVersion]:
         """Every recorded version, oldest first; a text without its metadata is not a version."""
-        directory = self.directory(document) / "versions"
-        if not directory.is_dir():
-            return []
-        found = []
-        for meta_path in sorted(directory.glob("[0-9]*.json")):
-            text_path = meta_path.with_suffix(".md")
-            if text_path.exists():
-                meta = read_json(meta_path)
-                found.append(
-                    StoredVersion(meta_path.stem, datetime.fromisoformat(str(meta["date"])), text_path, meta)
-                )
-        found.sort(key=lambda v: (v.date, v.name))
-        return found
+        return versions_in(self.directory(document))
 
     def latest_version(self, document: Document) -> StoredVersion | None:
         versions = self.versions(document)
@@ -505,6 +493,23 @@ def _asked_as(document: Document) -> dict[str, object]:
             "headers": [name for name, _ in document.headers],
         }
     }
+
+
+def versions_in(folder: Path) -> list[StoredVersion]:
+    """The versions kept in a document's folder, oldest first (`Store.versions`, for a folder)."""
+    directory = folder / "versions"
+    if not directory.is_dir():
+        return []
+    found = []
+    for meta_path in sorted(directory.glob("[0-9]*.json")):
+        text_path = meta_path.with_suffix(".md")
+        if text_path.exists():
+            meta = read_json(meta_path)
+            found.append(
+                StoredVersion(meta_path.stem, datetime.fromisoformat(str(meta["date"])), text_path, meta)
+            )
+    found.sort(key=lambda v: (v.date, v.name))
+    return found
 
 
 def _problem(error: StoreError) -> str:

@@ -19,7 +19,7 @@ while it stays.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -85,7 +85,7 @@ def _compare_group(
     if earlier.get("versions") == versions and earlier.get("missing") == missing:
         return None  # the same versions as last compared: nothing new to tell, nothing to read
     texts = {variant: version.text for variant, version in latest.items() if version is not None}
-    mode, differences, languages = compare_texts(texts, taxonomy)
+    mode, differences, languages = compare_texts(texts, taxonomy, names=(service,))
     before = {str(d["key"]): d for d in earlier.get("differences") or [] if isinstance(d, dict)}  # type: ignore[union-attr]
     current = {key_of(d): d for d in differences}
     appeared = tuple(d for key, d in current.items() if key not in before)
@@ -130,23 +130,26 @@ def _compare_group(
 
 
 def compare_texts(
-    texts: dict[str, str], taxonomy: Taxonomy
+    texts: dict[str, str], taxonomy: Taxonomy, *, names: Sequence[str] = ()
 ) -> tuple[str, list[VariantDifference], dict[str, str | None]]:
     """How the texts of a document's variants differ: by wording when they share a language, by the
-    place and category of their flagged clauses when they do not."""
+    place and category of their flagged clauses when they do not. `names` are the service's own
+    names, whose AI words are no evidence of an AI clause (as in `check.record`)."""
     languages = {variant: language(text) for variant, text in texts.items()}
     placed = {variant: _placed(text) for variant, text in texts.items()}  # each text cut once
     found = list(dict.fromkeys(found for found in languages.values() if found))
     if len(found) < 2 and not _strangers(placed):
-        return "text", _by_wording(placed, taxonomy), languages
+        return "text", _by_wording(placed, taxonomy, names), languages
     if len(found) < 2:  # a language tosmon cannot name (Japanese?): its words are no guide either
         found = []
-    differences, matched = _by_structure(placed, taxonomy)
+    differences, matched = _by_structure(placed, taxonomy, names)
     for spoken in found:  # and, between the variants in one language, their words
         members = {v: clauses for v, clauses in placed.items() if languages[v] == spoken}
         if len(members) > 1:
             differences += [
-                d for d in _by_wording(members, taxonomy) if not (d.flags and wording(d.clause) in matched)
+                d
+                for d in _by_wording(members, taxonomy, names)
+                if not (d.flags and wording(d.clause) in matched)
             ]
     return "structure", differences, languages
 
@@ -179,7 +182,9 @@ def _placed(text: str) -> dict[str, _Placed]:
     return found
 
 
-def _by_wording(placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy) -> list[VariantDifference]:
+def _by_wording(
+    placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy, names: Sequence[str]
+) -> list[VariantDifference]:
     variants = list(placed)
     seen: dict[str, None] = {}
     for variant in variants:
@@ -203,7 +208,7 @@ def _by_wording(placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy) -> li
     own = {
         v: [p for k, p in placed[v].items() if any(k not in placed[o] for o in variants)] for v in variants
     }
-    flags = _flags_of([*clauses, *(p.clause for found in own.values() for p in found)], taxonomy)
+    flags = _flags_of([*clauses, *(p.clause for found in own.values() for p in found)], taxonomy, names)
     result = []
     for difference in differences:
         found = tuple(flags.get(difference.clause, ()))
@@ -258,7 +263,7 @@ def _covered(mine: tuple[Flag, ...], theirs: tuple[Flag, ...]) -> bool:
 
 
 def _by_structure(
-    placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy
+    placed: dict[str, dict[str, _Placed]], taxonomy: Taxonomy, names: Sequence[str]
 ) -> tuple[list[VariantDifference], set[str]]:
     """Flagged clauses matched across languages: same category, about the same place in the text.
     Also the wordings of every clause in those differences, which need no other report."""
@@ -266,7 +271,7 @@ def _by_structure(
     clusters: list[dict[str, tuple[_Placed, tuple[Flag, ...]]]] = []
     for variant in variants:
         items = list(placed[variant].values())
-        flags = _flags_of([p.clause for p in items], taxonomy)
+        flags = _flags_of([p.clause for p in items], taxonomy, names)
         for item in items:
             found = flags.get(item.clause.text)
             if not found:
@@ -312,10 +317,11 @@ def _headings(heading: str | None) -> tuple[str, ...]:
     return tuple(heading.split(" > ")) if heading else ()
 
 
-def _flags_of(clauses: list[Clause], taxonomy: Taxonomy) -> dict[str, tuple[Flag, ...]]:
-    """What each clause would raise as a new clause, most severe first, by clause text."""
+def _flags_of(clauses: list[Clause], taxonomy: Taxonomy, names: Sequence[str]) -> dict[str, tuple[Flag, ...]]:
+    """What each clause would raise as a new clause, most severe first, by clause text; `names`
+    are the service's own ("Mistral AI" alone is no AI clause on Mistral AI's pages)."""
     found: dict[str, list[Flag]] = {}
-    for flag in flag_changes([Change("added", None, clause) for clause in clauses], taxonomy):
+    for flag in flag_changes([Change("added", None, clause) for clause in clauses], taxonomy, names=names):
         found.setdefault(flag.clause, []).append(flag)
     return {
         clause: tuple(sorted(flags, key=lambda f: SEVERITY_RANK.get(f.severity, 3)))

@@ -14,9 +14,9 @@ from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, render_flags
 from tosmon.errors import ExitCode, FetchError
 from tosmon.flag import load_taxonomy
-from tosmon.history import find_document
+from tosmon.history import find_document, not_recorded
 from tosmon.models import CheckResult, CheckRun
-from tosmon.otaversions import import_versions, not_recorded
+from tosmon.otaversions import import_versions
 from tosmon.report import exit_code, run_json, safe_text
 from tosmon.store import Store
 from tosmon.text import plural
@@ -117,8 +117,12 @@ def backfill_command(
     found = find_document(list(config.documents), document)
 
     def progress(capture: Capture, result: CheckResult) -> None:
-        error = f": {safe_text(result.error)}" if result.error else ""
-        click.echo(f"{capture.date:%Y-%m-%d %H:%M} {result.status}{error}", err=True)
+        when = f"{capture.date:%Y-%m-%d %H:%M}"
+        if not_recorded(result):  # a broken page, kept as evidence: the notice says why and where
+            click.echo(f"{when} {safe_text(result.notice or '')}", err=True)
+            return
+        said = result.error or result.notice  # a failure, or a broken page taken in the end as the document
+        click.echo(f"{when} {result.status}{f': {safe_text(said)}' if said else ''}", err=True)
 
     with store.lock(wait=wait):
         try:
@@ -139,6 +143,11 @@ def backfill_command(
         f"{result.fetched} fetched",
         err=True,
     )
+    broken = sum(1 for r in result.results if not_recorded(r))
+    if broken:
+        click.echo(
+            f"{plural(broken, 'broken capture')} kept as evidence only, not recorded as versions", err=True
+        )
     sys.exit(report(result.results, started, as_json))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,11 +12,12 @@ import click
 from tosmon.cli.base import fail, handle_errors, main, store_options
 from tosmon.cli.console import make_console, render_changes, render_flags
 from tosmon.cli.history import open_history
-from tosmon.diff import diff_versions
+from tosmon.diff import diff_versions, restore
 from tosmon.errors import ExitCode, TosmonError
 from tosmon.extract import extract, selector_problem
 from tosmon.flag import flag_changes, load_taxonomy
 from tosmon.history import find_document, find_version
+from tosmon.memory import recall
 from tosmon.models import Document
 from tosmon.report import diff_to_json
 
@@ -73,7 +75,9 @@ def diff_command(
     last change (the latest version against the one before); with --from and --to, any two:
     `tosmon diff "SoundCloud/Terms of Service" --from '#2' --to '#5'`. A VERSION is '#N' or N as
     numbered by `history`, the stamp tosmon prints, latest, -N (-1 is the latest) or a DATE (the
-    version in force then); --from defaults to the version before --to, --to to the latest.
+    version in force then); --from defaults to the version before --to, --to to the latest. One
+    change (a version against the one before it) shows wording the document carried lately as
+    restored, never flagged, as `check` did.
 
     Two DOCUMENTs compare their latest versions (or those in force on --at DATE), e.g. two variants:
     `tosmon diff "SoundCloud/Terms of Service@US" "SoundCloud/Terms of Service@CA"`.
@@ -84,6 +88,8 @@ def diff_command(
       tosmon diff "SoundCloud/Terms of Service"
     """
     other_label, other_flags = None, []
+    names: tuple[str, ...] = ()  # the service's own names, no AI clause by themselves (as in check)
+    last_seen: Callable[[str], str | None] | None = None  # a document's memory, for one change
     pair = new is not None and (at is not None or _names_documents(old, new))
     stored = not pair and (from_ is not None or to is not None or (new is None and not Path(old).exists()))
     if at is not None and not pair:
@@ -102,7 +108,8 @@ def diff_command(
         label = f"{second.id} ({after.name}), not in {first.id} ({before.name})"
         # variants are peers: what the first has and the second lacks matters as much
         other_label = f"{first.id} ({before.name}), not in {second.id} ({after.name})"
-        other_flags = flag_changes(diff_versions(new_text, old_text), taxonomy)
+        other_flags = flag_changes(diff_versions(new_text, old_text), taxonomy, names=(first.service,))
+        names = (second.service,)
     elif not stored:
         if new is None:
             fail(
@@ -138,12 +145,18 @@ def diff_command(
                 err=True,
             )
         old_text, new_text = before.text, after.text
+        names = (document.service,)
+        position = versions.index(after)
+        if position and versions[position - 1] is before:  # one change, shown as `check` showed it
+            last_seen = recall(store, document, versions[:position]).last_seen(after.date)
         label = (
             f"{document.id} (#{versions.index(before) + 1} {before.name} → "
             f"#{versions.index(after) + 1} {after.name})"
         )
     changes = diff_versions(old_text, new_text)
-    flags = flag_changes(changes, taxonomy, previous=old_text)
+    if last_seen is not None:
+        changes = restore(changes, last_seen)
+    flags = flag_changes(changes, taxonomy, names=names, previous=old_text)
     if as_json:
         data = diff_to_json(changes, flags)
         if other_label:

@@ -82,7 +82,8 @@ def history_command(document: str | None, watchlist: Path, snapshots: Path | Non
     Each version shows its number (#1 the oldest) and stamp (its UTC time), which `show` and `diff`
     take as VERSION; its source (fetch, archive, import), size, clauses added, removed, changed and
     restored (↺: wording the document carried lately, back again), and flags. With --json it also
-    cites the raw snapshot it came from (file, sha256, URLs, fetch date) and the file of its text.
+    cites the raw snapshot it came from (file, sha256, URLs, fetch date) and the file of its text,
+    and lists the restored clauses, each with the version that last carried it (`last_seen`).
 
     \b
     Example:
