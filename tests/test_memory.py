@@ -220,6 +220,15 @@ def test_history_json_lists_the_clauses_a_version_restored_with_the_version_that
     exported = [json.loads(line) for line in tosmon("export", "--snapshots", root).stdout.splitlines()]
     assert exported == versions  # export's JSON Lines are history --json's versions
 
+    # kept beside the version when it was recorded; a version recorded before that is diffed again
+    [meta] = [p for p in root.rglob("versions/*.json") if p.stem == versions[2]["version"]]
+    recorded = json.loads(meta.read_text())
+    assert recorded["restored_clauses"] == versions[2]["restored_clauses"]
+    del recorded["restored_clauses"]
+    meta.write_text(json.dumps(recorded))
+    again = json.loads(tosmon("history", "Tunehaven/Terms of Service", "--snapshots", root, "--json").stdout)
+    assert again["versions"] == versions
+
 
 def test_diff_of_one_change_shows_a_restored_clause_as_restored_and_any_two_versions_as_they_differ(
     tosmon, tmp_path

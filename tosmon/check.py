@@ -119,6 +119,11 @@ def record(
         "changes": counts,
         "flags": [f.to_json() for f in flags],
     }
+    restored = [
+        {"clause": c.new.text, "last_seen": c.last_seen} for c in changes if c.kind == "restored" and c.new
+    ]
+    if restored:  # kept, so that `history --json` lists them without diffing the version again
+        extra["restored_clauses"] = restored
     notice = None
     if known is not None:
         extra["same_as"] = known.name

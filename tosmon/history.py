@@ -109,13 +109,16 @@ def restored_clauses(store: Store, entry: Entry) -> list[object]:
     """The clauses of a version whose wording the document carried lately, each with `last_seen`,
     the version that last carried it (as `check --json` lists them), diffed as `check` diffed them.
 
-    A version is compared again only when its counts say it restored some: most never do. Where
-    many do, it costs a diff each (on the stream corpus, 820 of 3,525 versions: `history --json`
-    of the whole store took 25 s instead of 0.9 s; counting wordings instead of diffing saved a
-    tenth, as cutting the texts into clauses is most of the cost, and chose other copies' texts).
+    A version recorded since they are kept beside it (`restored_clauses` in its metadata) reads
+    them back. An older one is compared again, only when its counts say it restored some: a diff
+    each (on the stream corpus, 820 of 3,525 versions: `history --json` of a whole store recorded
+    before took 25 s instead of 0.9 s).
     """
     if entry.previous is None or not entry.changes.get("restored") or not entry.versions:
         return []
+    kept = entry.version.meta.get("restored_clauses")
+    if isinstance(kept, list):
+        return kept
     memory = recall(store, entry.document, list(entry.versions[: entry.number - 1]))
     changes = diff_versions(entry.previous.text, entry.version.text)
     return changes_to_json(restore(changes, memory.last_seen(entry.version.date)))["restored"]
