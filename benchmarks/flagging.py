@@ -27,7 +27,7 @@ from pathlib import Path
 
 from benchmarks.corpus import shared
 from tosmon.diff import WORD, diff_versions, visible_text
-from tosmon.flag import flag_changes, load_taxonomy
+from tosmon.flag.rules import flag_changes, load_taxonomy
 from tosmon.models import Flag
 
 EVENTS = shared("corpus", "events")

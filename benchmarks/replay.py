@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.corpus import shared  # noqa: E402
 from tosmon.cli import main  # noqa: E402
 from tosmon.models import Document  # noqa: E402
-from tosmon.store import Store  # noqa: E402
+from tosmon.store.files import Store  # noqa: E402
 
 CORPUS = shared("corpus", "replay")
 LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)[^)]*\)")

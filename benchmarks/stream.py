@@ -50,10 +50,10 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.corpus import shared  # noqa: E402
 from tosmon.diff import diff_versions  # noqa: E402
-from tosmon.flag import flag_changes, load_taxonomy  # noqa: E402
+from tosmon.flag.rules import flag_changes, load_taxonomy  # noqa: E402
 from tosmon.models import Document  # noqa: E402
-from tosmon.otaversions import read_repository  # noqa: E402
-from tosmon.store import Store  # noqa: E402
+from tosmon.sources.otaversions import read_repository  # noqa: E402
+from tosmon.store.files import Store  # noqa: E402
 
 CORPUS = shared("corpus", "stream")
 TRUE_WEIGHT = 1212 / 300  # every miss was labelled, only a random 300 of the 1,212 flags were

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tosmon.ota import dump, import_declarations
+from tosmon.sources.ota import dump, import_declarations
 
 # folder -> (GitHub repository, commit, date, licence), as in ota-declarations/README.md
 COLLECTIONS = {

@@ -16,8 +16,8 @@ import trustme
 from click.testing import CliRunner
 from hypothesis import settings
 
-from tosmon.browser import find_chromium
 from tosmon.cli import main
+from tosmon.fetch.browser import find_chromium
 
 # CI explores the same examples on every run (a counterexample found while developing becomes a fix and a
 # test, not a CI run that fails by chance); developers' runs explore new ones.

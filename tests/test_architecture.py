@@ -36,7 +36,9 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
             continue
         for target in targets:
             while target and target not in known and "." in target:
-                target = target.rpartition(".")[0]  # `from tosmon.notify import mail` -> tosmon.notify.mail
+                target = target.rpartition(".")[
+                    0
+                ]  # `from tosmon.outputs.notify import mail` -> tosmon.outputs.notify.mail
             found.add(target if target in known else target.partition(".")[0])
     return found - {name}
 

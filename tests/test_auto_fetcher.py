@@ -12,7 +12,7 @@ from test_browser import BODY
 from werkzeug import Request, Response
 
 from tosmon.check import check
-from tosmon.store import Store
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 TERMS = f"<h1>Terms of Service</h1><p>You keep the rights to your content.</p><p>{BODY}</p>"

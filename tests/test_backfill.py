@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from test_history import DOCUMENT, demo_page, recorded_store
 
-from tosmon.backfill import POLITE, backfill
 from tosmon.check import check
-from tosmon.flag import load_taxonomy
-from tosmon.store import Store
+from tosmon.flag.rules import load_taxonomy
+from tosmon.sources.backfill import POLITE, backfill
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 URL = DOCUMENT.url

@@ -16,9 +16,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tosmon.check import check
-from tosmon.fetch import FetchSettings
+from tosmon.fetch.http import FetchSettings
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 DATA = Path(__file__).parent / "data"
 BAD_WATCHLISTS = yaml.safe_load((DATA / "hostile_watchlists.yaml").read_text(encoding="utf-8"))
@@ -137,7 +137,7 @@ def test_a_long_run_that_forgets_folders_still_never_mixes_two_documents(
 ) -> None:
     """The store forgets what it knows of folders every so many documents (memory stays flat);
     the owner of a folder is still read back from its document.json."""
-    monkeypatch.setattr("tosmon.store.FOLDERS_REMEMBERED", 2)
+    monkeypatch.setattr("tosmon.store.files.FOLDERS_REMEMBERED", 2)
     httpserver.expect_request("/one").respond_with_data(
         PAGE.format(clause="First."), content_type="text/html"
     )

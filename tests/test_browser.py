@@ -13,12 +13,12 @@ from pytest_httpserver import HTTPServer
 from test_pdf import make_pdf
 from werkzeug import Request, Response
 
-from tosmon.browser import Browser
 from tosmon.check import check_async
-from tosmon.fetch import FetchSettings
-from tosmon.flag import load_taxonomy
+from tosmon.fetch.browser import Browser
+from tosmon.fetch.http import FetchSettings
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 MISSING = (
     "fetcher: browser needs Playwright and Chromium: "

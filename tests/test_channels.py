@@ -18,7 +18,7 @@ from test_variants import Proxy, site  # noqa: F401  (the site fixture: variants
 from test_variants import watchlist_text as variants_watchlist
 from werkzeug import Request, Response
 
-from tosmon.notify.channels import display
+from tosmon.outputs.notify.channels import display
 
 RETENTION = (
     "We may use your prompts and outputs to train our models, unless you have activated zero data retention."

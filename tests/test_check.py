@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from tosmon.errors import ExitCode
 from tosmon.models import CheckResult, CheckRun, Document
-from tosmon.report import run_json
+from tosmon.outputs.report import run_json
 
 TERMS = """<html><body>
 <nav><a href="/">Home</a></nav>

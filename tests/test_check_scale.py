@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 from tosmon import check as check_module
 from tosmon.check import check
 from tosmon.models import CheckResult, CheckRun, Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 PAGE = (

@@ -154,7 +154,7 @@ def test_a_page_can_be_rendered_in_a_browser_while_the_others_are_fetched_plainl
     httpserver: HTTPServer, watchlist_file, tosmon
 ) -> None:
     pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
-    from tosmon.browser import find_chromium
+    from tosmon.fetch.browser import find_chromium
 
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine: apt-get install chromium")

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 PAGE = (
     "<html><body><main><h1>Terms of Service</h1>"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tosmon.check import check
-from tosmon.fetch import FetchSettings
+from tosmon.fetch.http import FetchSettings
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 PAGE = (
     "<html><body><main><h1>Terms</h1>"

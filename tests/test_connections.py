@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tosmon.check import check
-from tosmon.fetch import FetchSettings
+from tosmon.fetch.http import FetchSettings
 from tosmon.models import CheckRun, Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 ONE_AT_A_TIME = FetchSettings(timeout=5.0, retries=0, per_host=1, total=1)
 

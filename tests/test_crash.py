@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 DOCUMENTS = 40
 KILLS = 20

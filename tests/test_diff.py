@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tosmon.diff import diff_versions, word_changes, word_diff
-from tosmon.flag import flag_changes, load_taxonomy
+from tosmon.flag.rules import flag_changes, load_taxonomy
 
 BEFORE = """# Terms
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tosmon.errors import ExtractError
-from tosmon.extract import extract
+from tosmon.extract.html import extract
 from tosmon.models import RangeSelector, Selector
 from tosmon.watchlist import RANGE_KEYS
 

@@ -32,10 +32,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tosmon.check import check, check_async
-from tosmon.fetch import FetchSettings
-from tosmon.flag import load_taxonomy
+from tosmon.fetch.http import FetchSettings
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import CheckResult, CheckRun, Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 DATA = Path(__file__).parent / "data"
 FAST = FetchSettings(timeout=1.0, retries=2, backoff=0.01)

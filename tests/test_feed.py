@@ -15,9 +15,9 @@ from test_history import (
 )
 
 from tosmon.check import record
-from tosmon.flag import load_taxonomy
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 A = "{http://www.w3.org/2005/Atom}"
 X = "{http://www.w3.org/1999/xhtml}"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tosmon.diff import diff_versions
-from tosmon.flag import flag_changes, load_taxonomy, taxonomy_problems
+from tosmon.flag.rules import flag_changes, load_taxonomy, taxonomy_problems
 from tosmon.models import Flag
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "flag_cases.yaml").read_text(encoding="utf-8"))
@@ -157,7 +157,7 @@ def test_shipped_taxonomy_is_valid() -> None:
     import importlib.resources
 
     data = yaml.safe_load(
-        importlib.resources.files("tosmon").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+        importlib.resources.files("tosmon.flag").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
     )
     assert taxonomy_problems(data) == []
     assert {"ai", "training", "licensing"} <= set(data["categories"])

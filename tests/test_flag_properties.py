@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tosmon.diff import diff_versions, segment, visible_text, wording
-from tosmon.flag import flag_changes, load_taxonomy
+from tosmon.flag.rules import flag_changes, load_taxonomy
 
 TAXONOMY = load_taxonomy()
 # Text biased towards what legal Markdown is made of, plus anything at all.

@@ -11,7 +11,7 @@ import yaml
 
 from tosmon.diff import diff_versions
 from tosmon.errors import ExitCode
-from tosmon.flag import flag_changes, load_taxonomy, taxonomy_problems
+from tosmon.flag.rules import flag_changes, load_taxonomy, taxonomy_problems
 from tosmon.models import Flag
 
 TABLES = yaml.safe_load((Path(__file__).parent / "data" / "flag_rules.yaml").read_text(encoding="utf-8"))
@@ -189,7 +189,7 @@ def test_reports_mark_low_confidence_flags(tosmon, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from tosmon.models import CheckResult, CheckRun, Document
-    from tosmon.notify import render_html, render_text
+    from tosmon.outputs.notify import render_html, render_text
 
     weak = Flag(
         "ai",

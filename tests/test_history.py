@@ -8,11 +8,11 @@ from importlib import resources
 from pathlib import Path
 
 from tosmon.check import record
-from tosmon.extract import page_text
-from tosmon.flag import load_taxonomy
-from tosmon.history import record_at
+from tosmon.extract.html import page_text
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import Document, Snapshot
-from tosmon.store import Store
+from tosmon.store.files import Store
+from tosmon.store.history import record_at
 
 DOCUMENT = Document("Tunehaven", "Terms of Use", "https://tunehaven.example/legal/terms")
 TRAINING_CLAUSE = "may be used to train, develop and improve artificial intelligence"

@@ -10,7 +10,7 @@ on the entry as tosmon's own watchlist loader reads it:
 - remove: OTA's `remove`, then the `remove` selectors that stand for its filters;
 - browser: a page is fetched with `fetcher: browser` exactly when OTA executes its scripts
   (`executeClientScripts` on the page, or else on the document); the others are not rendered first;
-- filters: every OTA filter of the page has an equivalent (tosmon/ota_filters.yaml: tosmon's own
+- filters: every OTA filter of the page has an equivalent (tosmon/sources/ota_filters.yaml: tosmon's own
   normalisation, `remove` selectors or `ignore` patterns, each shown at work on an example page
   below), and the page's `ignore` is exactly those patterns.
 
@@ -33,9 +33,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tosmon.errors import ExitCode
-from tosmon.extract import apply_ignore, extract, selector_problem
+from tosmon.extract.html import apply_ignore, extract, selector_problem
 from tosmon.models import Document, Part, RangeSelector, Selector
-from tosmon.ota import Imported, convert, filter_table, import_declarations, query_param_patterns, to_yaml
+from tosmon.sources.ota import (
+    Imported,
+    convert,
+    filter_table,
+    import_declarations,
+    query_param_patterns,
+    to_yaml,
+)
 from tosmon.watchlist import RANGE_KEYS, load_watchlist
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "ota-declarations"
@@ -82,7 +89,7 @@ def _filter_equivalent(filters: object) -> tuple[tuple[Selector, ...], tuple[str
 
 
 def _tracking(param: str) -> bool:
-    from tosmon.extract import TRACKING_PARAMS
+    from tosmon.extract.html import TRACKING_PARAMS
 
     return bool(TRACKING_PARAMS.match(param))
 
@@ -227,7 +234,7 @@ def test_of_type_on_any_element_agrees_with_cssselects_own_on_a_named_element(
 ) -> None:
     import lxml.html
 
-    from tosmon.extract import _xpath
+    from tosmon.extract.html import _xpath
 
     root = lxml.html.fromstring(
         "<div id=x>" + "".join(f"<{t}>{i}</{t}>" for i, t in enumerate(tags)) + "</div>"

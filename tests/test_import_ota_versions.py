@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_history import DOCUMENT, demo_page, fetched
 
-from tosmon.extract import page_text
+from tosmon.extract.html import page_text
 
 TERMS = "Tunehaven/Terms of Use.md"
 OTHER = "Soundhill/Privacy Policy.md"

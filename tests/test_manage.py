@@ -412,7 +412,7 @@ SCRIPTED = """<!doctype html><html><head><title>Terms</title></head><body><main 
 def test_add_of_a_page_written_by_javascript_renders_it_unless_told_plain_http(
     tosmon, watchlist_file, site, httpserver: HTTPServer
 ) -> None:
-    from tosmon.browser import find_chromium
+    from tosmon.fetch.browser import find_chromium
 
     pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
     if find_chromium() is None:

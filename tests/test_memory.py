@@ -13,18 +13,18 @@ from pytest_httpserver import HTTPServer
 from rich.console import Console
 from test_import_ota_versions import commit, git
 
-from tosmon import memory
 from tosmon.check import check
 from tosmon.check import record as record_version
 from tosmon.cli.console import render_changes
-from tosmon.digest import digest
-from tosmon.flag import load_taxonomy
-from tosmon.history import record_at
-from tosmon.memory import INDEX_FILE
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import CheckResult, CheckRun, Document
-from tosmon.notify import render_html, render_text
-from tosmon.report import result_to_json
-from tosmon.store import Store
+from tosmon.outputs.digest import digest
+from tosmon.outputs.notify import render_html, render_text
+from tosmon.outputs.report import result_to_json
+from tosmon.store import memory
+from tosmon.store.files import Store
+from tosmon.store.history import record_at
+from tosmon.store.memory import INDEX_FILE
 
 CLAUSES = [
     "You keep ownership of the songs, pictures and words you upload to the service and remain responsible for them.",

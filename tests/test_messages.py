@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from tosmon.fetch import plain_os_error
-from tosmon.text import plural
+from tosmon.extract.text import plural
+from tosmon.fetch.http import plain_os_error
 
 
 @pytest.mark.parametrize(

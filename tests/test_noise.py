@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tosmon.extract import apply_ignore, extract
+from tosmon.extract.html import apply_ignore, extract
 from tosmon.models import RangeSelector, Selector
 
 PAIRS = yaml.safe_load(

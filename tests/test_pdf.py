@@ -11,8 +11,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tosmon.errors import ExtractError
-from tosmon.extract import extract
-from tosmon.pdf import pdf_text
+from tosmon.extract.html import extract
+from tosmon.extract.pdf import pdf_text
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "pdf_text.yaml").read_text(encoding="utf-8"))
 FONTS = {"regular": "F1", "bold": "F2"}

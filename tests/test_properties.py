@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from tosmon.diff import diff_versions, segment, word_diff
 from tosmon.errors import ExtractError
-from tosmon.extract import extract
-from tosmon.flag import flag_changes, load_taxonomy
-from tosmon.report import safe_text
-from tosmon.text import CONTROL_SEQUENCE
+from tosmon.extract.html import extract
+from tosmon.extract.text import CONTROL_SEQUENCE
+from tosmon.flag.rules import flag_changes, load_taxonomy
+from tosmon.outputs.report import safe_text
 
 TAXONOMY = load_taxonomy()
 SETTINGS = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -11,9 +11,9 @@ import pytest
 from test_notify import SENDER, Mailbox, start_smtp_fixture, subject, text_part  # noqa: F401  (the start_smtp fixture)
 
 from tosmon.check import record
-from tosmon.digest import parse_since
-from tosmon.flag import load_taxonomy
-from tosmon.store import Store
+from tosmon.flag.rules import load_taxonomy
+from tosmon.outputs.digest import parse_since
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 FIRST = "# Terms\n\nYou keep the rights to your tracks.\n"

@@ -23,7 +23,7 @@ from test_notify import SENDER, Mailbox, free_port, start_smtp_fixture, subject 
 from tosmon.cron import cron_trigger
 from tosmon.models import Document
 from tosmon.schedule import Job, Scheduler, plan
-from tosmon.store import Store
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 DATA = Path(__file__).parent / "data"

@@ -147,7 +147,7 @@ def test_documents_rendered_in_a_browser_fail_cleanly_offline_too(tmp_path: Path
     """One document of each service that renders its pages in Chromium (all of them: 227 pages, 2 at a
     time, would take minutes)."""
     pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
-    from tosmon.browser import find_chromium
+    from tosmon.fetch.browser import find_chromium
 
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine: apt-get install chromium")

@@ -24,9 +24,9 @@ from test_memory import AI_CLAUSE, dropped_and_restored
 from werkzeug import Response
 
 from tosmon.check import record
-from tosmon.flag import load_taxonomy
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 

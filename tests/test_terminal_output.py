@@ -19,9 +19,9 @@ from werkzeug import Response
 
 from tosmon.cli.console import CHANGES_PER_DOCUMENT, hang
 from tosmon.errors import ExitCode
-from tosmon.fetch import plain_os_error
+from tosmon.fetch.http import plain_os_error
 from tosmon.models import CheckResult, Document
-from tosmon.report import common_failure
+from tosmon.outputs.report import common_failure
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICE = "Ærøskøbing Bibliothèque Numérique — Plateforme de Musique Indépendante"

@@ -28,7 +28,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tosmon.errors import ConfigError
-from tosmon.flag import load_taxonomy
+from tosmon.flag.rules import load_taxonomy
 from tosmon.variants import compare_texts
 from tosmon.watchlist import load_watchlist
 
@@ -351,8 +351,8 @@ def test_terminal_and_email_say_which_countries_are_told(
     assert "Tunehaven/Terms of Service@CA" in outcome.stdout  # type: ignore[attr-defined]
 
     from tosmon.check import check
-    from tosmon.notify import compose
-    from tosmon.store import Store
+    from tosmon.outputs.notify import compose
+    from tosmon.store.files import Store
 
     config = load_watchlist(watchlist)
     state.ai_in = {"US"}  # GB drops it: a change of the comparison
@@ -539,7 +539,7 @@ services:
 
 
 def test_translated_clauses_in_their_place_are_no_difference() -> None:
-    from tosmon.extract import extract
+    from tosmon.extract.html import extract
 
     texts = {
         "en": extract(english(CURRENCY["CA"], ai=True).encode(), content_type="text/html"),
@@ -739,7 +739,7 @@ def test_a_clause_worded_differently_is_no_flagged_difference_unless_it_gives_a_
 
 
 def test_mixed_languages_compare_flags_across_languages_and_words_within_one() -> None:
-    from tosmon.extract import extract
+    from tosmon.extract.html import extract
 
     def text(html: str) -> str:
         return extract(html.encode(), content_type="text/html")
@@ -762,7 +762,7 @@ def test_a_variant_rendered_in_the_browser_goes_through_its_proxy(
     tosmon: Callable[..., object], watchlist_file: Callable[[str], Path]
 ) -> None:
     pytest.importorskip("playwright", reason="Playwright is not installed: pip install 'tosmon[browser]'")
-    from tosmon.browser import find_chromium
+    from tosmon.fetch.browser import find_chromium
 
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine: apt-get install chromium")
@@ -898,7 +898,7 @@ def test_the_email_subject_says_when_only_the_variants_differ() -> None:
     from datetime import UTC, datetime
 
     from tosmon.models import CheckRun, VariantComparison, VariantDifference
-    from tosmon.notify import subject, worth_reporting
+    from tosmon.outputs.notify import subject, worth_reporting
 
     difference = VariantDifference(CURRENCY["GB"], "Payments", ("GB",), ("US",))
     comparison = VariantComparison("Tunehaven", "Terms", ("US", "GB"), {}, "text", (difference,))

@@ -15,9 +15,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tosmon.check import check
-from tosmon.fetch import FetchSettings
+from tosmon.fetch.http import FetchSettings
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 DATA = Path(__file__).parent / "data"
 DAMAGE = yaml.safe_load((DATA / "store_damage.yaml").read_text(encoding="utf-8"))

@@ -10,9 +10,9 @@ import pytest
 
 from tosmon.check import record
 from tosmon.errors import ExitCode
-from tosmon.flag import load_taxonomy
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 DOCUMENT = Document("Tunehaven", "Terms of Use", "https://tunehaven.example/terms")
 TEXTS = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tosmon.errors import ExitCode
-from tosmon.store import Store
+from tosmon.store.files import Store
 
 
 def test_a_service_name_with_a_slash_is_refused_as_it_would_make_two_documents_one_name(

@@ -11,9 +11,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tosmon.check import record
-from tosmon.flag import load_taxonomy
-from tosmon.report import diff_html, diff_text, wording
-from tosmon.store import Store
+from tosmon.flag.rules import load_taxonomy
+from tosmon.outputs.report import diff_html, diff_text, wording
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 RETENTION = (

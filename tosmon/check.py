@@ -29,16 +29,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tosmon.browser import Browser, Fetched, fetch_judged, remembered
 from tosmon.diff import diff_clauses, restore, segment
 from tosmon.errors import ExtractError, FetchError, StoreError
-from tosmon.extract import page_text
-from tosmon.fetch import Fetcher, FetchSettings, new_client
-from tosmon.flag import Taxonomy, flag_changes, load_taxonomy
+from tosmon.extract.html import page_text
+from tosmon.fetch.browser import Browser, Fetched, fetch_judged, remembered
+from tosmon.fetch.http import Fetcher, FetchSettings, new_client
+from tosmon.flag.rules import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, notice_problem, page_problem, sha
-from tosmon.memory import recall
 from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
-from tosmon.store import Store, StoredVersion
+from tosmon.store.files import Store, StoredVersion
+from tosmon.store.memory import recall
 from tosmon.variants import compare_variants
 
 FLIP_FLOP_WINDOW = timedelta(days=30)
@@ -68,7 +68,7 @@ def record(
     A text whose words are all the same, in the same order, is unchanged whatever its line breaks.
     A text that goes back to a known version is reported the first time; when the page keeps
     alternating between the same two versions (an A/B test), it is recorded quietly. A clause whose
-    wording the document carried lately is restored, not new (tosmon.memory), and never flags.
+    wording the document carried lately is restored, not new (tosmon.store.memory), and never flags.
     """
     versions = store.versions(document) if versions is None else versions
     previous = versions[-1] if versions else None

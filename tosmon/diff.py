@@ -5,7 +5,7 @@ are compared on their wording only (`wording`: words of the visible text, withou
 emphasis, invisible characters or punctuation), so reformatting, a new link target or a curly apostrophe
 is no change. The clause sequences are diffed with diff-match-patch; deleted and inserted clauses are
 then paired into `moved` (the same wording elsewhere) and `changed` (a rewording of each other).
-`restore` then marks as `restored` the new wordings the document already carried (tosmon.memory).
+`restore` then marks as `restored` the new wordings the document already carried (tosmon.store.memory).
 Diffing clauses first keeps the worst case (a page replaced by an unrelated one) fast: word-level diffs
 only ever run inside one pair of similar clauses.
 """

@@ -28,7 +28,7 @@ from importlib import resources
 import yaml
 
 from tosmon.diff import segment, wording
-from tosmon.text import plural
+from tosmon.extract.text import plural
 
 MIN_WORDS = 20  # fewer words than this is not a legal document
 LOST_SHARE = 0.4  # keeping less than this share of the last version's words is a broken page

@@ -129,7 +129,7 @@ class Change:
     words_added: tuple[str, ...] = ()
     words_removed: tuple[str, ...] = ()
     cosmetic: bool = False  # same visible wording (a link target, emphasis, case, numbering): never flags
-    last_seen: str | None = None  # restored: the version that last carried this wording (tosmon.memory)
+    last_seen: str | None = None  # restored: the version that last carried this wording (tosmon.store.memory)
 
 
 @dataclass(frozen=True, slots=True)

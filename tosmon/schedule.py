@@ -34,10 +34,10 @@ from apscheduler.triggers.combining import OrTrigger
 from tosmon.check import check_async
 from tosmon.cron import cron_trigger
 from tosmon.errors import ConfigError, LockedError, Problem, StoreError, TosmonError
-from tosmon.fetch import FetchSettings
-from tosmon.flag import Taxonomy
+from tosmon.fetch.http import FetchSettings
+from tosmon.flag.rules import Taxonomy
 from tosmon.models import CheckResult, CheckRun, Document, utcnow
-from tosmon.notify import (
+from tosmon.outputs.notify import (
     Mailer,
     Notifier,
     Outbox,
@@ -46,9 +46,9 @@ from tosmon.notify import (
     deliver,
     deliver_notifications,
 )
-from tosmon.report import common_failure
-from tosmon.site import write_site
-from tosmon.store import Store, read_json, write_json
+from tosmon.outputs.report import common_failure
+from tosmon.outputs.site import write_site
+from tosmon.store.files import Store, read_json, write_json
 from tosmon.variants import summary
 from tosmon.watchlist import EmailSettings, Watchlist
 

@@ -14,11 +14,11 @@ from datetime import datetime
 
 import httpx
 
-from tosmon.browser import Browser, fetch_judged
 from tosmon.diff import segment
 from tosmon.errors import ExtractError
-from tosmon.extract import page_text
-from tosmon.fetch import Fetcher, FetchSettings, new_client
+from tosmon.extract.html import page_text
+from tosmon.fetch.browser import Browser, fetch_judged
+from tosmon.fetch.http import Fetcher, FetchSettings, new_client
 from tosmon.health import Problem, page_problem
 from tosmon.models import Document, Snapshot, utcnow
 

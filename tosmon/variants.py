@@ -25,10 +25,10 @@ from datetime import datetime
 
 from tosmon.diff import segment, wording
 from tosmon.errors import StoreError
-from tosmon.flag import Taxonomy, flag_changes
+from tosmon.flag.rules import Taxonomy, flag_changes
 from tosmon.health import language
 from tosmon.models import Change, Clause, Document, Flag, VariantComparison, VariantDifference
-from tosmon.store import Store, read_json, write_json
+from tosmon.store.files import Store, read_json, write_json
 
 SCHEMA_VERSION = 1
 PLACE_TOLERANCE = 0.2  # how far apart (share of the text) two translations of a clause may stand

@@ -21,8 +21,8 @@ import yaml
 
 from tosmon.cron import cron_trigger
 from tosmon.errors import ConfigError, Problem
-from tosmon.extract import selector_problem
-from tosmon.fetch import FetchSettings
+from tosmon.extract.html import selector_problem
+from tosmon.fetch.http import FetchSettings
 from tosmon.models import Channel, Document, Part, RangeSelector, Selector
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -499,7 +499,7 @@ class _Checker:
         if "flags" in found:
             plain = self.plain(found["flags"][1], "flags")
             flags = plain if isinstance(plain, dict) else {}
-            from tosmon.flag import taxonomy_problems
+            from tosmon.flag.rules import taxonomy_problems
 
             for what in taxonomy_problems(plain):
                 self.problem(found["flags"][1], "flags", what)
@@ -530,7 +530,7 @@ class _Checker:
 
     def unique_folders(self, documents: list[Document], node: _Node) -> None:
         """Two documents must never share a folder of the store (names that differ only by punctuation)."""
-        from tosmon.store import slug
+        from tosmon.store.files import slug
 
         seen: dict[tuple[str, str], str] = {}
         for document in documents:

@@ -9,9 +9,9 @@ import click
 
 from tosmon.cli.base import fail, handle_errors, main, watchlist_option
 from tosmon.errors import ExitCode, FetchError
-from tosmon.extract import selector_problem
+from tosmon.extract.html import selector_problem
 from tosmon.health import count_words
-from tosmon.report import safe_text
+from tosmon.outputs.report import safe_text
 from tosmon.trial import Trial, try_document
 from tosmon.watchlist import FETCHERS, load_watchlist
 from tosmon.watchlist_edit import add_documents, with_documents

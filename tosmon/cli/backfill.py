@@ -9,17 +9,17 @@ from pathlib import Path
 
 import click
 
-from tosmon.backfill import POLITE, WAYBACK, Capture, backfill
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.console import make_console, render_flags
 from tosmon.errors import ExitCode, FetchError
-from tosmon.flag import load_taxonomy
-from tosmon.history import find_document, not_recorded
+from tosmon.extract.text import plural
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import CheckResult, CheckRun
-from tosmon.otaversions import import_versions
-from tosmon.report import exit_code, run_json, safe_text
-from tosmon.store import Store
-from tosmon.text import plural
+from tosmon.outputs.report import exit_code, run_json, safe_text
+from tosmon.sources.backfill import POLITE, WAYBACK, Capture, backfill
+from tosmon.sources.otaversions import import_versions
+from tosmon.store.files import Store
+from tosmon.store.history import find_document, not_recorded
 from tosmon.watchlist import load_watchlist
 
 WAIT = wait_option()

@@ -16,7 +16,7 @@ import click
 
 from tosmon import __version__
 from tosmon.errors import ConfigError, ExitCode, LockedError, NotifyError, StoreError, TosmonError
-from tosmon.store import write_atomic
+from tosmon.store.files import write_atomic
 
 EXIT_CODES = {
     ExitCode.OK: "nothing changed / the texts are equal",

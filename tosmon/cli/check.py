@@ -25,12 +25,12 @@ from tosmon.cli.email import send_reports
 from tosmon.cli.notify import send_notifications
 from tosmon.cli.selection import chosen, skip_renamed
 from tosmon.errors import ExitCode, TosmonError
-from tosmon.flag import load_taxonomy
+from tosmon.flag.rules import load_taxonomy
 from tosmon.models import CheckResult
-from tosmon.notify import build_notifications, build_reports, check_channels, require_email
-from tosmon.report import exit_code, run_json
-from tosmon.site import refuse_inside, write_site
-from tosmon.store import Store
+from tosmon.outputs.notify import build_notifications, build_reports, check_channels, require_email
+from tosmon.outputs.report import exit_code, run_json
+from tosmon.outputs.site import refuse_inside, write_site
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist import shard as select_shard
 

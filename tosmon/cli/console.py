@@ -14,10 +14,18 @@ from rich.table import Table
 from rich.text import Text
 
 from tosmon.diff import segment
+from tosmon.extract.text import plural
 from tosmon.models import Change, CheckResult, CheckRun, Flag, VariantComparison
-from tosmon.report import Runs, common_failure, flag_title, flag_wording, flags_by_clause, safe_text, wording
-from tosmon.store import Store
-from tosmon.text import plural
+from tosmon.outputs.report import (
+    Runs,
+    common_failure,
+    flag_title,
+    flag_wording,
+    flags_by_clause,
+    safe_text,
+    wording,
+)
+from tosmon.store.files import Store
 from tosmon.variants import MODE_WORDS, and_list, sides, summary
 
 CHANGES_PER_DOCUMENT = 20  # a run's output shows this many changes of a document; `tosmon diff` all of them

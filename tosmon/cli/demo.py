@@ -15,7 +15,7 @@ from tosmon.cli.base import fail, handle_errors, main
 from tosmon.cli.console import make_console, new_document_details, quoted, render_run
 from tosmon.demo import PATH, PORT, demo_site, demo_watchlist
 from tosmon.errors import ExitCode
-from tosmon.store import Store, write_atomic
+from tosmon.store.files import Store, write_atomic
 from tosmon.watchlist import load_watchlist
 
 

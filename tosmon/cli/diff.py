@@ -14,12 +14,12 @@ from tosmon.cli.console import make_console, render_changes, render_flags
 from tosmon.cli.history import open_history
 from tosmon.diff import diff_versions, restore
 from tosmon.errors import ExitCode, TosmonError
-from tosmon.extract import extract, selector_problem
-from tosmon.flag import flag_changes, load_taxonomy
-from tosmon.history import find_document, find_version
-from tosmon.memory import recall
+from tosmon.extract.html import extract, selector_problem
+from tosmon.flag.rules import flag_changes, load_taxonomy
 from tosmon.models import Document
-from tosmon.report import diff_to_json
+from tosmon.outputs.report import diff_to_json
+from tosmon.store.history import find_document, find_version
+from tosmon.store.memory import recall
 
 selector_option = click.option(
     "--select", "select", multiple=True, metavar="CSS", help="CSS selector of the legal text (repeatable)."

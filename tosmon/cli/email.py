@@ -11,8 +11,8 @@ import click
 
 from tosmon.cli.base import handle_errors, main, watchlist_option
 from tosmon.errors import ExitCode
-from tosmon.notify import Delivery, Mailer, Outbox, deliver, require_email, trial_message
-from tosmon.store import Store
+from tosmon.outputs.notify import Delivery, Mailer, Outbox, deliver, require_email, trial_message
+from tosmon.store.files import Store
 from tosmon.watchlist import EmailSettings, load_watchlist
 
 

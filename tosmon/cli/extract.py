@@ -18,11 +18,11 @@ from tosmon.check import try_stored
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.cli.diff import read_text, remove_option, selector_option
 from tosmon.errors import ExitCode, FetchError
-from tosmon.extract import selector_problem
-from tosmon.fetch import FetchSettings
+from tosmon.extract.html import selector_problem
+from tosmon.fetch.http import FetchSettings
 from tosmon.models import Document
-from tosmon.report import safe_text
-from tosmon.store import Store
+from tosmon.outputs.report import safe_text
+from tosmon.store.files import Store
 from tosmon.trial import try_document
 from tosmon.watchlist import FETCHERS, load_watchlist
 

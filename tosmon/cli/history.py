@@ -17,10 +17,15 @@ from rich.text import Text
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, write_output
 from tosmon.cli.console import make_console, out, render_flags
 from tosmon.errors import ExitCode, StoreError, TosmonError
-from tosmon.export import EXPORTERS
-from tosmon.feed import atom_feed, reworded_changes
-from tosmon.flag import Taxonomy, load_taxonomy
-from tosmon.history import (
+from tosmon.extract.text import plural
+from tosmon.flag.rules import Taxonomy, load_taxonomy
+from tosmon.models import Document
+from tosmon.outputs.export import EXPORTERS
+from tosmon.outputs.feed import atom_feed, reworded_changes
+from tosmon.outputs.report import SCHEMA_VERSION, safe_text
+from tosmon.outputs.site import version_url, write_site
+from tosmon.store.files import Store
+from tosmon.store.history import (
     Entry,
     entry_to_json,
     find_document,
@@ -29,11 +34,6 @@ from tosmon.history import (
     summary,
     timeline,
 )
-from tosmon.models import Document
-from tosmon.report import SCHEMA_VERSION, safe_text
-from tosmon.site import version_url, write_site
-from tosmon.store import Store
-from tosmon.text import plural
 from tosmon.variants import current
 from tosmon.watchlist import load_watchlist
 

@@ -12,8 +12,8 @@ from rich.text import Text
 from tosmon.cli.base import handle_errors, main, store_options, store_path
 from tosmon.cli.console import make_console, out
 from tosmon.models import Document
-from tosmon.report import SCHEMA_VERSION, safe_text
-from tosmon.store import Store
+from tosmon.outputs.report import SCHEMA_VERSION, safe_text
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 

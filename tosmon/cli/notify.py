@@ -10,7 +10,7 @@ import click
 
 from tosmon.cli.base import handle_errors, main, watchlist_option
 from tosmon.errors import ConfigError, ExitCode, Problem
-from tosmon.notify import (
+from tosmon.outputs.notify import (
     Notification,
     Notifier,
     Outbox,
@@ -18,8 +18,8 @@ from tosmon.notify import (
     deliver_notifications,
     trial_notifications,
 )
-from tosmon.notify.channels import display
-from tosmon.store import Store
+from tosmon.outputs.notify.channels import display
+from tosmon.store.files import Store
 from tosmon.watchlist import Watchlist, load_watchlist
 
 

@@ -8,8 +8,8 @@ import click
 
 from tosmon.cli.base import fail, handle_errors, main
 from tosmon.errors import ExitCode
-from tosmon.ota import Imported, import_declarations, to_yaml
-from tosmon.text import plural
+from tosmon.extract.text import plural
+from tosmon.sources.ota import Imported, import_declarations, to_yaml
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist_edit import add_documents
 

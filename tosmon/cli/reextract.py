@@ -9,8 +9,8 @@ import click
 from tosmon.check import reextract
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.errors import ExitCode
-from tosmon.store import Store
-from tosmon.text import plural
+from tosmon.extract.text import plural
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 

@@ -9,9 +9,9 @@ import click
 
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.errors import ExitCode, StoreError
-from tosmon.history import find_document
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
+from tosmon.store.history import find_document
 from tosmon.watchlist import load_watchlist
 from tosmon.watchlist_edit import editing, renamed_watchlist, write_watchlist
 

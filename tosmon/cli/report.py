@@ -12,11 +12,11 @@ import click
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path, wait_option
 from tosmon.cli.email import send_reports
 from tosmon.cli.notify import require_channels, send_notifications
-from tosmon.digest import digest, parse_since
 from tosmon.errors import ExitCode
-from tosmon.notify import build_notifications, build_reports, render_text, require_email
-from tosmon.report import run_json
-from tosmon.store import Store
+from tosmon.outputs.digest import digest, parse_since
+from tosmon.outputs.notify import build_notifications, build_reports, render_text, require_email
+from tosmon.outputs.report import run_json
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from tosmon.cli.base import after_run_options, handle_errors, main, store_options, store_path, wait_option
-from tosmon.flag import load_taxonomy
-from tosmon.notify import Mailer, Notifier, check_channels
+from tosmon.flag.rules import load_taxonomy
+from tosmon.outputs.notify import Mailer, Notifier, check_channels
+from tosmon.outputs.site import refuse_inside
 from tosmon.schedule import Scheduler, plan
-from tosmon.site import refuse_inside
-from tosmon.store import Store
+from tosmon.store.files import Store
 from tosmon.watchlist import load_watchlist
 
 

@@ -10,9 +10,9 @@ import click
 
 from tosmon.cli.base import fail
 from tosmon.errors import ExitCode
-from tosmon.history import find_document
 from tosmon.models import Document
-from tosmon.store import Store
+from tosmon.store.files import Store
+from tosmon.store.history import find_document
 
 
 def chosen(

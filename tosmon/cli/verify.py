@@ -11,10 +11,10 @@ import click
 
 from tosmon.cli.base import fail, handle_errors, main, store_options, store_path
 from tosmon.errors import ExitCode
-from tosmon.memory import verify_indexes
-from tosmon.report import SCHEMA_VERSION
-from tosmon.store import Store
-from tosmon.text import plural
+from tosmon.extract.text import plural
+from tosmon.outputs.report import SCHEMA_VERSION
+from tosmon.store.files import Store
+from tosmon.store.memory import verify_indexes
 
 
 @main.command("verify")

@@ -24,9 +24,9 @@ import orjson
 
 from tosmon.errors import NotifyError, StoreError
 from tosmon.models import utcnow
-from tosmon.notify.channels import Notification, display
-from tosmon.notify.mail import Mailer
-from tosmon.store import read_json, stamp, write_atomic
+from tosmon.outputs.notify.channels import Notification, display
+from tosmon.outputs.notify.mail import Mailer
+from tosmon.store.files import read_json, stamp, write_atomic
 
 OUTBOX = "outbox"
 

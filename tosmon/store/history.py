@@ -20,18 +20,18 @@ from pathlib import Path
 from tosmon.check import record
 from tosmon.diff import diff_versions, restore
 from tosmon.errors import TosmonError
-from tosmon.flag import Taxonomy, flag_changes
+from tosmon.extract.text import plural
+from tosmon.flag.rules import Taxonomy, flag_changes
 from tosmon.health import CONFIRMATIONS, page_problem
-from tosmon.memory import recall
 from tosmon.models import CheckResult, Document, Flag, Snapshot
-from tosmon.report import changes_to_json, flag_title
-from tosmon.store import Store, StoredVersion, read_json
-from tosmon.text import plural
+from tosmon.outputs.report import changes_to_json, flag_title
+from tosmon.store.files import Store, StoredVersion, read_json
+from tosmon.store.memory import recall
 
 NOT_RECORDED = "not recorded, a broken page: "
 CHANGE_KINDS = ("added", "removed", "changed", "moved", "restored")
 NUMBERED = re.compile(r"#?(-?\d+)")  # as numbered by `history`; -N counts from the end, as #-N does
-STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(-\d+)?")  # as `tosmon.store.stamp` writes it
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ(-\d+)?")  # as `tosmon.store.files.stamp` writes it
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from tosmon.errors import ConfigError, NotifyError, Problem
-from tosmon.fetch import plain_os_error
+from tosmon.extract.text import plural
+from tosmon.fetch.http import plain_os_error
 from tosmon.models import Change, CheckResult, CheckRun, Document, utcnow
-from tosmon.notify.content import (
+from tosmon.outputs.notify.content import (
     MAX_CHANGES,
     audiences,
     document_name,
@@ -34,9 +35,8 @@ from tosmon.notify.content import (
     when,
     worth_reporting,
 )
-from tosmon.report import Runs, diff_html, diff_text, safe_text, wording
-from tosmon.site import version_url
-from tosmon.text import plural
+from tosmon.outputs.report import Runs, diff_html, diff_text, safe_text, wording
+from tosmon.outputs.site import version_url
 from tosmon.variants import and_list, sides
 from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import EmailSettings, SmtpSettings, Watchlist

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from tosmon import __version__
 from tosmon.diff import diff_versions
-from tosmon.history import Entry, counts, flag_from_json, flag_label, summary
 from tosmon.models import Change, VariantComparison
-from tosmon.report import diff_html, flag_wording, safe_text
+from tosmon.outputs.report import diff_html, flag_wording, safe_text
+from tosmon.store.history import Entry, counts, flag_from_json, flag_label, summary
 from tosmon.variants import and_list, difference_from_json
 from tosmon.variants import summary as variant_summary
 

@@ -7,15 +7,15 @@ outbox    reports that could not be sent, sent by the next run, exactly once
 
 from __future__ import annotations
 
-from tosmon.notify.channels import (
+from tosmon.outputs.notify.channels import (
     Notification,
     Notifier,
     build_notifications,
     check_channels,
     trial_notifications,
 )
-from tosmon.notify.content import FlaggedClause, audiences, flagged_clauses, subject, worth_reporting
-from tosmon.notify.mail import (
+from tosmon.outputs.notify.content import FlaggedClause, audiences, flagged_clauses, subject, worth_reporting
+from tosmon.outputs.notify.mail import (
     Mailer,
     build_reports,
     compose,
@@ -24,7 +24,7 @@ from tosmon.notify.mail import (
     require_email,
     trial_message,
 )
-from tosmon.notify.outbox import Delivery, Outbox, deliver, deliver_notifications
+from tosmon.outputs.notify.outbox import Delivery, Outbox, deliver, deliver_notifications
 
 __all__ = [
     "Delivery",

@@ -39,7 +39,7 @@ from pathlib import Path
 import orjson
 
 from tosmon.errors import LockedError, StoreError
-from tosmon.fetch import shown_proxy
+from tosmon.fetch.http import shown_proxy
 from tosmon.models import Document, Snapshot
 
 SCHEMA_VERSION = 1

@@ -28,10 +28,10 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tosmon.errors import StoreError, TosmonError
-from tosmon.flag import Taxonomy
-from tosmon.history import not_recorded, record_page_at, snapshot_at
+from tosmon.flag.rules import Taxonomy
 from tosmon.models import CheckResult, Document, Snapshot
-from tosmon.store import Store
+from tosmon.store.files import Store
+from tosmon.store.history import not_recorded, record_page_at, snapshot_at
 
 
 @dataclass(frozen=True)

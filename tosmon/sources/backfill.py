@@ -30,12 +30,12 @@ from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 from tosmon.errors import ExtractError, FetchError, StoreError
-from tosmon.extract import page_text
-from tosmon.fetch import Fetcher, FetchSettings, new_client
-from tosmon.flag import Taxonomy
-from tosmon.history import record_page_at, snapshot_at
+from tosmon.extract.html import page_text
+from tosmon.fetch.http import Fetcher, FetchSettings, new_client
+from tosmon.flag.rules import Taxonomy
 from tosmon.models import CheckResult, Document, Snapshot
-from tosmon.store import Store, read_json, write_json
+from tosmon.store.files import Store, read_json, write_json
+from tosmon.store.history import record_page_at, snapshot_at
 
 WAYBACK = "https://web.archive.org"
 STATE_FILE = "backfill.json"

@@ -30,8 +30,8 @@ from cssselect.xpath import ExpressionError, XPathExpr
 from lxml import etree
 
 from tosmon.errors import ExtractError
+from tosmon.extract.text import normalize_text
 from tosmon.models import Document, RangeSelector, Selector, Snapshot
-from tosmon.text import normalize_text
 
 BLOCK_TAGS = frozenset(
     [
@@ -296,7 +296,7 @@ def extract(
     match is kept twice, as OTA does).
     """
     if is_pdf(content_type, body):
-        from tosmon.pdf import pdf_text  # pypdf costs 0.1 s to import: only when a PDF comes
+        from tosmon.extract.pdf import pdf_text  # pypdf costs 0.1 s to import: only when a PDF comes
 
         return pdf_text(body)
     if is_binary(body):

@@ -26,7 +26,7 @@ from typing import Any
 
 from tosmon.errors import ConfigError, Problem
 from tosmon.models import Channel, CheckResult, CheckRun
-from tosmon.notify.content import (
+from tosmon.outputs.notify.content import (
     audiences,
     document_name,
     flagged_clauses,
@@ -36,8 +36,8 @@ from tosmon.notify.content import (
     summary,
     worth_reporting,
 )
-from tosmon.report import SCHEMA_VERSION, changed_from, diff_text, flag_wording, safe_text
-from tosmon.site import version_url
+from tosmon.outputs.report import SCHEMA_VERSION, changed_from, diff_text, flag_wording, safe_text
+from tosmon.outputs.site import version_url
 from tosmon.variants import and_list, comparison_to_json
 from tosmon.variants import summary as variants_summary
 from tosmon.watchlist import Watchlist

@@ -13,8 +13,8 @@ import io
 import json
 from collections.abc import Callable
 
-from tosmon.history import Entry, entry_fields, entry_to_json
-from tosmon.store import Store
+from tosmon.store.files import Store
+from tosmon.store.history import Entry, entry_fields, entry_to_json
 
 VERSION_COLUMNS = ("service", "document", "url", "version", "date", "source", "size", "sha256", "previous")
 FLAG_COLUMNS = ("category", "severity", "change", "consent", "rule", "terms", "heading", "clause")

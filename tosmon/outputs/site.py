@@ -32,13 +32,13 @@ import orjson
 from tosmon import __version__
 from tosmon.diff import diff_versions, restore
 from tosmon.errors import TosmonError
-from tosmon.feed import atom_feed, reworded_changes
-from tosmon.flag import Taxonomy
-from tosmon.history import Entry, flag_from_json, flag_label, summary, timeline
-from tosmon.memory import ClauseIndex, recall
+from tosmon.flag.rules import Taxonomy
 from tosmon.models import Change, Document
-from tosmon.report import SEVERITY_ORDER, diff_html, flag_wording, safe_text, wording
-from tosmon.store import Store, slug, write_atomic
+from tosmon.outputs.feed import atom_feed, reworded_changes
+from tosmon.outputs.report import SEVERITY_ORDER, diff_html, flag_wording, safe_text, wording
+from tosmon.store.files import Store, slug, write_atomic
+from tosmon.store.history import Entry, flag_from_json, flag_label, summary, timeline
+from tosmon.store.memory import ClauseIndex, recall
 from tosmon.variants import and_list, current, difference_from_json, sentence
 
 EVIDENCE = "evidence"

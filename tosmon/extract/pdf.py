@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pypdf
 
 from tosmon.errors import ExtractError
-from tosmon.text import normalize_text
+from tosmon.extract.text import normalize_text
 
 BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 PAGE_NUMBER = re.compile(r"^\W*(page\s+)?\d+(\s*(of|/)\s*\d+)?\W*$", re.IGNORECASE)

@@ -236,7 +236,9 @@ def taxonomy_problems(data: object) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _shipped() -> dict[str, object]:
-    return yaml.safe_load(resources.files("tosmon").joinpath("taxonomy.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load(
+        resources.files("tosmon.flag").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+    )
 
 
 def _alternation(patterns: Iterable[object], words: bool = False) -> re.Pattern[str] | None:

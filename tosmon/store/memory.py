@@ -32,7 +32,7 @@ import orjson
 from tosmon.diff import segment, wording
 from tosmon.errors import StoreError
 from tosmon.models import Clause, Document
-from tosmon.store import Damage, Store, StoredVersion, versions_in, write_atomic
+from tosmon.store.files import Damage, Store, StoredVersion, versions_in, write_atomic
 
 # How long after a version dropped a clause its wording may come back as "restored". On the
 # stream corpus (102 documents, 2023-2026), 79 % of the flags raised on wording a document had

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from tosmon.models import Change, CheckResult, CheckRun, Document, Flag
-from tosmon.report import Runs, flag_title, flag_wording, safe_text
-from tosmon.site import version_url
+from tosmon.outputs.report import Runs, flag_title, flag_wording, safe_text
+from tosmon.outputs.site import version_url
 from tosmon.variants import sentence
 
 MAX_CHANGES = 100  # per document: a rewritten page should not make a message nobody can open

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from tosmon.errors import FetchError
-from tosmon.extract import is_html, is_pdf
-from tosmon.fetch import Fetcher, FetchSettings, proxy_login
+from tosmon.extract.html import is_html, is_pdf
+from tosmon.fetch.http import Fetcher, FetchSettings, proxy_login
 from tosmon.health import MIN_WORDS, SHORT_PAGE_WORDS, Problem, placeholder
 from tosmon.models import Document, RangeSelector, Snapshot, utcnow
 

@@ -5,9 +5,9 @@ per service, `{"name": ..., "terms": {<document type>: {"fetch", "select", "remo
 "combine", "executeClientScripts"}}}`. An imported entry is *faithful*: it fetches the same URL(s)
 the same way (`executeClientScripts: true` becomes `fetcher: browser`, on the document or on one
 page of a `combine:`), keeps and drops the same parts of the page (`select`/`remove` as they are:
-tosmon's selectors mean what OTA's do, see tosmon.extract), and does what each of OTA's JavaScript
+tosmon's selectors mean what OTA's do, see tosmon.extract.html), and does what each of OTA's JavaScript
 `filter`s does, as tosmon's own normalisation or as `remove` selectors or `ignore` patterns (the
-table is tosmon/ota_filters.yaml). A declaration that cannot be carried over faithfully is not
+table is tosmon/sources/ota_filters.yaml). A declaration that cannot be carried over faithfully is not
 imported, and the reason is given with what to do: a document is never silently different.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from tosmon.extract import TRACKING_PARAMS, selector_problem
+from tosmon.extract.html import TRACKING_PARAMS, selector_problem
 from tosmon.watchlist import RANGE_KEYS
 
 DOCUMENT_KEYS = {"fetch", "select", "remove", "filter", "combine", "executeClientScripts"}
@@ -241,8 +241,8 @@ def _selectors(value: object) -> list[object] | str:
 
 @cache
 def filter_table() -> dict[str, dict[str, object]]:
-    """How each OTA filter is carried over (tosmon/ota_filters.yaml)."""
-    text = resources.files("tosmon").joinpath("ota_filters.yaml").read_text(encoding="utf-8")
+    """How each OTA filter is carried over (tosmon/sources/ota_filters.yaml)."""
+    text = resources.files("tosmon.sources").joinpath("ota_filters.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

@@ -19,8 +19,8 @@ import orjson
 
 from tosmon.diff import word_diff
 from tosmon.errors import ExitCode
+from tosmon.extract.text import CONTROL_SEQUENCE
 from tosmon.models import Change, CheckResult, CheckRun, Flag
-from tosmon.text import CONTROL_SEQUENCE
 from tosmon.variants import comparison_to_json
 
 SCHEMA_VERSION = 1

@@ -14,9 +14,9 @@ from calendar import monthrange
 from datetime import UTC, datetime, timedelta
 
 from tosmon.diff import diff_versions, restore
-from tosmon.memory import recall
 from tosmon.models import CheckResult, CheckRun, Document, Flag
-from tosmon.store import Store
+from tosmon.store.files import Store
+from tosmon.store.memory import recall
 from tosmon.variants import recent
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -1,0 +1,1 @@
+"""Which changes matter: the rules (`rules`) that read the taxonomy (`taxonomy.yaml`, data)."""
