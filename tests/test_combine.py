@@ -87,7 +87,7 @@ def test_unchanged_pages_leave_the_document_unchanged_and_are_not_stored_again(
     assert len(stored(watchlist, "raw", "*.html")) == 2
 
 
-def test_a_page_that_fails_names_its_url_and_records_nothing(
+def test_a_page_that_fails_names_its_url_records_nothing_and_is_told_once(
     httpserver: HTTPServer, watchlist, tosmon
 ) -> None:
     httpserver.expect_request("/terms/1").respond_with_data(
@@ -97,11 +97,14 @@ def test_a_page_that_fails_names_its_url_and_records_nothing(
 
     result = check_json(tosmon, watchlist)
 
-    assert (result["status"], result["error"]) == (
+    assert (result["status"], result["error"], result["notice"]) == (
         "error",
         f"{httpserver.url_for('/terms/2')}: HTTP 404 Not Found",
+        None,
     )
     assert stored(watchlist, "versions", "*.md") == []
+    again = check_json(tosmon, watchlist)  # the next night: still failing, told quietly
+    assert again["status"] == "error" and again["notice"].startswith("still a problem since ")
 
 
 def test_a_page_whose_selector_matches_nothing_names_its_url(pages, watchlist, tosmon, httpserver) -> None:
@@ -109,9 +112,10 @@ def test_a_page_whose_selector_matches_nothing_names_its_url(pages, watchlist, t
 
     result = check_json(tosmon, watchlist)
 
-    assert (result["status"], result["error"]) == (
-        "error",
-        f"{httpserver.url_for('/terms/2')}: the selector 'article' matches nothing on the page",
+    assert result["status"] == "error"
+    assert result["error"].startswith(
+        f"{httpserver.url_for('/terms/2')}: the selector 'article' matches nothing on the page; "
+        "the page is kept as evidence (raw/"
     )
     assert stored(watchlist, "versions", "*.md") == []
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from tosmon.errors import ExitCode
 from tosmon.health import notice_problem, page_problem
@@ -135,22 +136,36 @@ def test_a_page_saying_it_needs_javascript_is_a_shell_not_a_document() -> None:
     assert problem.reason == 'the page is an empty shell that needs JavaScript ("aktivieren Sie JavaScript")'
 
 
-def test_an_error_page_in_a_combined_document_is_not_recorded(
+def test_an_error_page_in_a_combined_document_is_not_recorded_and_told_once_until_it_recovers(
     httpserver: HTTPServer, watchlist_file, tosmon
 ) -> None:
+    second = {"body": error_page("fr")}
     httpserver.expect_request("/one").respond_with_data(GOOD, content_type="text/html")
-    httpserver.expect_request("/two").respond_with_data(error_page("fr"), content_type="text/html")
+    httpserver.expect_request("/two").respond_with_handler(
+        lambda _: Response(second["body"], content_type="text/html")
+    )
     two = httpserver.url_for("/two")
     watchlist = watchlist_file(
         "services:\n  Example:\n    Terms:\n      select: main\n      combine:\n"
         f"        - url: {httpserver.url_for('/one')}\n        - url: {two}\n"
     )
 
-    result = json.loads(tosmon("check", "--watchlist", watchlist, "--json").stdout)["documents"][0]
+    def check() -> dict:
+        return json.loads(tosmon("check", "--watchlist", watchlist, "--json").stdout)["documents"][0]
 
-    assert (result["status"], result["error"]) == (
-        "error",
+    first = check()
+    assert first["status"] == "error" and first["notice"] is None
+    assert first["error"].startswith(
         f'{two}: the site answered with an error page ("Une erreur s’est produite") instead of the document; '
-        "not recorded",
+        "the page is kept as evidence (raw/"
     )
     assert list(watchlist.parent.glob("snapshots/Example/Terms/versions/*")) == []
+    again = check()  # the next night: the same problem, told quietly (no new alert)
+    assert again["status"] == "error" and again["notice"].startswith("still a problem since ")
+    assert list(watchlist.parent.glob("snapshots/Example/Terms/versions/*")) == []
+
+    second["body"] = GOOD
+    back = check()
+    assert back["status"] == "new" and back["notice"].startswith("recovered: ")
+    assert len(list(watchlist.parent.glob("snapshots/Example/Terms/versions/*.md"))) == 1
+    assert check()["notice"] is None  # recovered once, then ordinary again

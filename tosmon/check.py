@@ -315,6 +315,7 @@ async def _check_combined(
         for p in document.parts
     ]
     state = store.state(document)
+    trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
     fetched = await asyncio.gather(
         *(
             fetch_judged(page, fetcher, browser, _judge_part, memory=remembered(state, page.url))
@@ -325,9 +326,13 @@ async def _check_combined(
     parts: list[Fetched] = []
     for page, outcome in zip(pages, fetched, strict=True):
         if isinstance(outcome, FetchError):  # the first page that failed, in the document's order
-            return CheckResult(
-                document, "error", error=f"{page.url}: {outcome.reason}", checked_at=fetcher.now()
+            failed = FetchError(
+                f"{page.url}: {outcome.reason}",
+                transient=outcome.transient,
+                retry_after=outcome.retry_after,
+                status=outcome.status,
             )
+            return _fetch_failed(store, document, state, trouble, failed, fetcher.now())  # type: ignore[arg-type]
         if isinstance(outcome, BaseException):
             raise outcome  # a bug, not a fetch failure: check_async reports it as an internal error
         assert outcome is not None  # no conditional request was sent, so no "304 Not Modified"
@@ -336,26 +341,25 @@ async def _check_combined(
     try:
         raw_files = [store.record_snapshot(document, part.snapshot) for part in parts]
         memory = {page.url: part.memory for page, part in zip(pages, parts, strict=True) if part.memory}
-        if memory != (state.get("browser") or {}):
-            store.save_state(
-                document,
-                {
-                    **{k: v for k, v in state.items() if k != "browser"},
-                    **({"browser": memory} if memory else {}),
-                },
-            )
-        for page, part in zip(pages, parts, strict=True):
-            if part.problem is not None:
-                end = "" if part.problem.kind == "selector" else "; not recorded"
-                raise ExtractError(f"{page.url}: {part.problem.reason}{end}")
-        return record(
-            store,
-            document,
-            "\n".join(str(part.text) for part in parts),
-            date=fetched_at,
-            taxonomy=taxonomy,
-            snapshot=raw_files,
-        )
+        new_state = {k: v for k, v in state.items() if k not in ("browser", "problem")}
+        if memory:
+            new_state["browser"] = memory
+        text = "\n".join(str(part.text) for part in parts)
+        for page, part, raw_file in zip(pages, parts, raw_files, strict=True):
+            if part.problem is not None:  # as for a single page: told once when it starts, then quietly
+                problem = replace(part.problem, reason=f"{page.url}: {part.problem.reason}")
+                result, kept = _in_trouble(
+                    store, document, text, problem, trouble, part.snapshot, raw_file, taxonomy
+                )
+                store.save_state(document, {**new_state, **({"problem": kept} if kept else {})})
+                return result
+        result = record(store, document, text, date=fetched_at, taxonomy=taxonomy, snapshot=raw_files)
+        if new_state != state:
+            store.save_state(document, new_state)
+        if not trouble:
+            return result
+        recovered = f"recovered: {trouble.get('reason')} (since {str(trouble.get('since'))[:10]})"
+        return replace(result, notice="; ".join(filter(None, (recovered, result.notice))), recovered=True)
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=fetched_at)
 
