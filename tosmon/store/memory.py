@@ -9,12 +9,11 @@ still carries it elsewhere on the page); a clause re-added after a longer absenc
 
 The memory is an index kept beside the versions (`clauses.json` in the document's folder): the
 document's version names and dates, and for each clause fingerprint (a hash of its wording) the runs
-of consecutive versions that carried it. It is derived data: first built when a document changes for the
-first time (a first version has nothing to restore, and most documents never change), written
+of consecutive versions that carried it. It is derived data: first built when a document changes for
+the first time (a first version has nothing to restore, and most documents never change), written
 atomically after each recorded version, checked against the version list on every read, caught up
-from the versions it lacks, and
-rebuilt from the versions whenever it is missing, damaged, of another schema or out of step (a
-version recorded out of time order). It never touches a snapshot or a version. `tosmon verify`
+from the versions it lacks, and rebuilt from the versions whenever it is missing, damaged, of
+another schema or out of step (a version recorded out of time order). It never touches a snapshot or a version. `tosmon verify`
 warns about an index it will rebuild (`verify_indexes`), and never fails for one.
 """
 
