@@ -182,3 +182,22 @@ def test_verify_says_nothing_of_a_missing_or_lagging_clause_memory(
     path.unlink()  # a store written before clause memory existed
     outcome = tosmon("verify", "--snapshots", store.root, "--json")
     assert (outcome.code, json.loads(outcome.stdout)["warnings"]) == (0, [])
+
+
+def test_verify_finds_a_history_left_under_another_name_by_an_interrupted_rename_and_says_how_to_fix_it(
+    checked_twice: tuple[Store, Document], tosmon: Callable[..., Any]
+) -> None:
+    store, document = checked_twice
+    folder = store.directory(document)
+    moved = folder.with_name("Rules")
+    folder.rename(moved)  # `tosmon rename` stopped after moving the folder, before its document.json
+
+    outcome = tosmon("verify", "--snapshots", store.root)
+
+    assert outcome.code == 6
+    assert outcome.stdout == (
+        f"{moved / 'document.json'}: names 'Tunehaven/Terms of Service', whose folder is {folder}: a rename "
+        f"was interrupted; move the folder back (mv {moved} {folder}) and run `tosmon rename` again\n"
+    )
+    moved.rename(folder)  # the fix it gives
+    assert tosmon("verify", "--snapshots", store.root).code == 0

@@ -555,6 +555,17 @@ def _verify_document(directory: Path) -> tuple[int, list[Damage]]:
                     info, f"names variant {described.get('variant')!r} but sits in the folder of {variant!r}"
                 )
             )
+        elif described is not None:
+            own = Document(str(described["service"]), str(described["document"]), "", variant=variant)
+            home = directory.parent.parent / slug(own.service) / _folder_name(own)
+            if home != directory:  # a `tosmon rename` stopped between moving the folder and renaming it
+                damage.append(
+                    Damage(
+                        info,
+                        f"names {own.id!r}, whose folder is {home}: a rename was interrupted; move the folder "
+                        f"back (mv {directory} {home}) and run `tosmon rename` again",
+                    )
+                )
     else:
         damage.append(Damage(info, "missing: the folder holds a document without its description"))
     raw_files = set()
