@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script or with -m
+
 from benchmarks.corpus import shared
 from tosmon.diff import WORD, diff_versions, visible_text
 from tosmon.flag.rules import flag_changes, load_taxonomy
