@@ -445,9 +445,12 @@ class Edit:
 
     added: tuple[tuple[int, int], ...]  # spans of the visible new text holding words that count
     words: int  # words added or replaced (the larger side of each replacement), cosmetic runs left out
+    turned: tuple[str, ...] = ()  # negations a small edit took out or put in ("-not", "+never")
 
 
-def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
+def _edit(
+    old: str, new: str, elsewhere: Sequence[str] = (), negations: re.Pattern[str] | None = None
+) -> Edit:
     """Compare two visible texts word by word, leaving out what does not change a clause's meaning.
 
     Left out: renames (a run of capitalised words replaced by another, the old name gone from the new
@@ -455,6 +458,10 @@ def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
     replaced by a near-identical one: "authorised" to "authorized"), numbers (renumbering, dates), and
     runs of words found in `elsewhere` (the wording the change took out of other clauses: text moved
     between clauses, or paragraphs merged, is not new wording).
+
+    `turned` lists the `negations` touched by a small edit (NEGATION_RUN words or fewer, typos left
+    out), which turns the same wording around, when as many were not put in as taken out; a new phrase
+    that happens to hold a "no" says something new, and is judged by its own words.
     """
     old_words = [m.group(0) for m in WORD.finditer(old)]
     new_matches = list(WORD.finditer(new))
@@ -463,12 +470,22 @@ def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
     runs = diff_sequences([w.lower() for w in old_words], [w.lower() for w in new_words])
     added: list[tuple[int, int]] = []
     changed: list[int] = []  # words changed by each replacement or insertion or deletion
+    turned: list[str] = []
     for index, (op, i, i_end, j, j_end) in enumerate(runs):
         if op == 0:
             continue
         mine = new_words[j:j_end] if op == 1 else old_words[i:i_end]
         facing = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -op]
         other = [w for r in facing for w in (old_words[r[1] : r[2]] if op == 1 else new_words[r[3] : r[4]])]
+        typo = len(mine) == len(other) == 1 and _spelling(mine[0], other[0])  # "MAY NOT BE" -> "MAY sNOT BE"
+        if negations is not None and not typo and max(i_end - i, j_end - j) <= NEGATION_RUN:
+            words, start, end = (new_words, j, j_end) if op == 1 else (old_words, i, i_end)
+            sign = "+" if op == 1 else "-"
+            turned += [
+                f"{sign}{n}"
+                for n, first, last in _negations(negations, words)
+                if first < end and start <= last
+            ]
         if _cosmetic(mine, other, new_set if op == 1 else old_set):
             continue
         if op == 1 and len(mine) >= MOVED_WORDS and _found_in(mine, elsewhere):
@@ -478,9 +495,11 @@ def _edit(old: str, new: str, elsewhere: Sequence[str] = ()) -> Edit:
             changed.append(max(_content_words(mine), _content_words(other)))
         elif not other:  # a replacement is counted once, on its added side
             changed.append(_content_words(mine))
+    taken_out = sum(t.startswith("-") for t in turned)
+    turns = tuple(turned) if taken_out != len(turned) - taken_out else ()
     if sorted(w.lower() for w in old_words) == sorted(w.lower() for w in new_words):
         return Edit(tuple(added), 0)  # the same words in another order ("posts and comments"): a reorder
-    return Edit(tuple(added), sum(changed))
+    return Edit(tuple(added), sum(changed), turns)
 
 
 def _content_words(words: Sequence[str]) -> int:
@@ -706,7 +725,7 @@ def _flags_for(
     text = visible_text(clause.text)
     old_text = visible_text(old.text) if old else ""
     if old:
-        edit = _edit(old_text, text, elsewhere)
+        edit = _edit(old_text, text, elsewhere, taxonomy.negations)
     else:
         words = WORD.findall(text)
         if len(words) >= MOVED_WORDS and _found_in(words, elsewhere):
@@ -728,10 +747,10 @@ def _flags_for(
             continue
         if _overlaps(match.spans, added) or (is_training and consent_change):
             new_matches.append(match)
-        elif old and (turned := _turned(taxonomy.negations, old_text, text)):
+        elif edit.turned:
             # "We do not use your content to train our models" losing its "not": nothing added, all changed
             new_matches.append(
-                replace(match, rule=f"{match.category.name}.negation", terms=(*match.terms, *turned))
+                replace(match, rule=f"{match.category.name}.negation", terms=(*match.terms, *edit.turned))
             )
         elif old and (widening := _widening(match.category, text, added)):
             rule = f"{match.category.name}.widened_by"
@@ -767,32 +786,6 @@ def _flags_for(
             )
         )
     return flags
-
-
-def _turned(negations: re.Pattern[str] | None, old: str, new: str) -> tuple[str, ...]:
-    """The negations a rewording took out of a clause or put in ("-not", "+never"): only those touched by
-    a small edit (NEGATION_RUN words or fewer), which turns the same wording around; a new phrase that
-    happens to hold a "no" says something new, and is judged by its own words."""
-    if negations is None:
-        return ()
-    old_words = WORD.findall(old)
-    new_words = WORD.findall(new)
-    turned: list[str] = []
-    runs = diff_sequences([w.lower() for w in old_words], [w.lower() for w in new_words])
-    for index, (op, i, i_end, j, j_end) in enumerate(runs):
-        if op == 0 or max(i_end - i, j_end - j) > NEGATION_RUN:
-            continue
-        facing = [runs[k] for k in (index - 1, index + 1) if 0 <= k < len(runs) and runs[k][0] == -op]
-        mine = old_words[i:i_end] if op == -1 else new_words[j:j_end]
-        other = [w for r in facing for w in (new_words[r[3] : r[4]] if op == -1 else old_words[r[1] : r[2]])]
-        if len(mine) == len(other) == 1 and _spelling(mine[0], other[0]):
-            continue  # "MAY NOT BE" -> "MAY sNOT BE": a typo
-        words, start, end = (old_words, i, i_end) if op == -1 else (new_words, j, j_end)
-        for found, first, last in _negations(negations, words):
-            if first < end and start <= last:
-                turned.append(f"{'-' if op == -1 else '+'}{found}")
-    removed = sum(t.startswith("-") for t in turned)
-    return tuple(turned) if removed != len(turned) - removed else ()
 
 
 def _negations(negations: re.Pattern[str], words: Sequence[str]) -> Iterable[tuple[str, int, int]]:
