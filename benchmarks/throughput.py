@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import functools
 import hashlib
 import json
 import os
@@ -160,10 +161,9 @@ def measure(command: list[str], env: dict[str, str] | None = None, cwd: Path | N
     return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss / 1024, code)
 
 
-PROFILE: Path | None = None  # --profile: where tosmon's cProfile statistics go (one file per run)
-
-
-def run_tosmon(folder: Path, server: Server, pages: list[Page], n: int) -> dict[str, Measure]:
+def run_tosmon(
+    folder: Path, server: Server, pages: list[Page], n: int, profile: Path | None = None
+) -> dict[str, Measure]:
     lines = ["services:"]
     for i in range(n):
         page = pages[i % len(pages)]
@@ -179,10 +179,10 @@ def run_tosmon(folder: Path, server: Server, pages: list[Page], n: int) -> dict[
     command = ["-m", "tosmon", "check", "--json", "--watchlist", str(folder / "watchlist.yaml")]
 
     def run(name: str) -> Measure:
-        if PROFILE is None:
+        if profile is None:
             return measure([sys.executable, *command], env)
-        PROFILE.mkdir(parents=True, exist_ok=True)
-        return measure([sys.executable, "-m", "cProfile", "-o", str(PROFILE / f"{name}.prof"), *command], env)
+        profile.mkdir(parents=True, exist_ok=True)  # --profile: one cProfile statistics file per run
+        return measure([sys.executable, "-m", "cProfile", "-o", str(profile / f"{name}.prof"), *command], env)
 
     return {name: run(name) for name in ("cold", "warm")}
 
@@ -269,8 +269,6 @@ def main() -> None:
         help="run tosmon under cProfile and write cold.prof and warm.prof to DIR (the times then include its cost)",
     )
     options = parser.parse_args()
-    global PROFILE
-    PROFILE = options.profile
     if not CORPUS.is_dir():
         sys.exit(f"the corpus is not at {CORPUS}")
     pages = corpus_pages()
@@ -282,7 +280,11 @@ def main() -> None:
         f" over {len(hosts)} hosts, {options.delay * 1000:.0f} ms per response; CPU = user + system of the whole process"
     )
     measured: dict[str, dict[str, list[Measure]]] = {}
-    runners = {"tosmon": run_tosmon, "urlwatch": run_urlwatch, "sequential": run_sequential}
+    runners = {
+        "tosmon": functools.partial(run_tosmon, profile=options.profile),
+        "urlwatch": run_urlwatch,
+        "sequential": run_sequential,
+    }
     # The tools take turns, and every store is kept until the end: this machine's speed drifts and
     # deleting a store slows the disk for a while, which would fall on whichever tool runs next.
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:

@@ -36,7 +36,7 @@ from tosmon.fetch.browser import Browser, Fetched, fetch_judged, remembered
 from tosmon.fetch.http import Fetcher, FetchSettings, new_client
 from tosmon.flag.rules import Taxonomy, flag_changes, load_taxonomy
 from tosmon.health import CONFIRMATIONS, Problem, notice_problem, page_problem, sha
-from tosmon.models import CheckResult, CheckRun, Document, Snapshot, utcnow
+from tosmon.models import CheckResult, CheckRun, Document, Snapshot, restored_to_json, utcnow
 from tosmon.store.files import Store, StoredVersion
 from tosmon.store.memory import recall
 from tosmon.variants import compare_variants
@@ -119,9 +119,7 @@ def record(
         "changes": counts,
         "flags": [f.to_json() for f in flags],
     }
-    restored = [
-        {"clause": c.new.text, "last_seen": c.last_seen} for c in changes if c.kind == "restored" and c.new
-    ]
+    restored = restored_to_json(changes)
     if restored:  # kept, so that `history --json` lists them without diffing the version again
         extra["restored_clauses"] = restored
     notice = None
@@ -199,7 +197,7 @@ async def _check_document(
     state = store.state(document)
     fingerprint = rules_fingerprint(document)
     same_rules = state.get("rules") == fingerprint
-    trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
+    trouble = _trouble(state)
     conditional = same_rules and not trouble  # a 304 must never vouch for a problem page
     rules_changed = bool(state.get("rules")) and not same_rules
     earlier = store.last_snapshot(document) if rules_changed else None  # before this run's page is stored
@@ -315,7 +313,7 @@ async def _check_combined(
         for p in document.parts
     ]
     state = store.state(document)
-    trouble = state.get("problem") if isinstance(state.get("problem"), dict) else None
+    trouble = _trouble(state)
     fetched = await asyncio.gather(
         *(
             fetch_judged(page, fetcher, browser, _judge_part, memory=remembered(state, page.url))
@@ -332,7 +330,7 @@ async def _check_combined(
                 retry_after=outcome.retry_after,
                 status=outcome.status,
             )
-            return _fetch_failed(store, document, state, trouble, failed, fetcher.now())  # type: ignore[arg-type]
+            return _fetch_failed(store, document, state, trouble, failed, fetcher.now())
         if isinstance(outcome, BaseException):
             raise outcome  # a bug, not a fetch failure: check_async reports it as an internal error
         assert outcome is not None  # no conditional request was sent, so no "304 Not Modified"
@@ -362,6 +360,12 @@ async def _check_combined(
         return replace(result, notice="; ".join(filter(None, (recovered, result.notice))), recovered=True)
     except (ExtractError, StoreError) as error:
         return CheckResult(document, "error", error=str(error), checked_at=fetched_at)
+
+
+def _trouble(state: dict[str, object]) -> dict[str, object] | None:
+    """The problem a document is in, as its state keeps it (reported when it started), if any."""
+    problem = state.get("problem")
+    return problem if isinstance(problem, dict) else None
 
 
 def _fetch_failed(

@@ -8,6 +8,7 @@ with `status="error"`, never an exception that stops the run.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -130,6 +131,14 @@ class Change:
     words_removed: tuple[str, ...] = ()
     cosmetic: bool = False  # same visible wording (a link target, emphasis, case, numbering): never flags
     last_seen: str | None = None  # restored: the version that last carried this wording (tosmon.store.memory)
+
+
+def restored_to_json(changes: Iterable[Change]) -> list[dict[str, object]]:
+    """The clauses among `changes` whose wording the document carried lately, as `--json` lists them:
+    the clause and the version that last carried it."""
+    return [
+        {"clause": c.new.text, "last_seen": c.last_seen} for c in changes if c.kind == "restored" and c.new
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import orjson
 from tosmon.diff import word_diff
 from tosmon.errors import ExitCode
 from tosmon.extract.text import CONTROL_SEQUENCE
-from tosmon.models import Change, CheckResult, CheckRun, Flag
+from tosmon.models import Change, CheckResult, CheckRun, Flag, restored_to_json
 from tosmon.variants import comparison_to_json
 
 SCHEMA_VERSION = 1
@@ -43,11 +43,7 @@ def changes_to_json(changes: tuple[Change, ...] | list[Change]) -> dict[str, lis
             {"old": c.old.text, "new": c.new.text} for c in changes if c.kind == "changed" and c.old and c.new
         ],
         "moved": [c.new.text for c in changes if c.kind == "moved" and c.new],
-        "restored": [
-            {"clause": c.new.text, "last_seen": c.last_seen}
-            for c in changes
-            if c.kind == "restored" and c.new
-        ],
+        "restored": restored_to_json(changes),
     }
 
 

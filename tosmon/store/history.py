@@ -23,8 +23,8 @@ from tosmon.errors import TosmonError
 from tosmon.extract.text import plural
 from tosmon.flag.rules import Taxonomy, flag_changes
 from tosmon.health import CONFIRMATIONS, page_problem
-from tosmon.models import CheckResult, Document, Flag, Snapshot
-from tosmon.outputs.report import changes_to_json, flag_title
+from tosmon.models import CheckResult, Document, Flag, Snapshot, restored_to_json
+from tosmon.outputs.report import flag_title
 from tosmon.store.files import Store, StoredVersion, read_json
 from tosmon.store.memory import recall
 
@@ -121,7 +121,7 @@ def restored_clauses(store: Store, entry: Entry) -> list[object]:
         return kept
     memory = recall(store, entry.document, list(entry.versions[: entry.number - 1]))
     changes = diff_versions(entry.previous.text, entry.version.text)
-    return changes_to_json(restore(changes, memory.last_seen(entry.version.date)))["restored"]
+    return restored_to_json(restore(changes, memory.last_seen(entry.version.date)))
 
 
 def snapshot_meta(store: Store, document: Document, version: StoredVersion) -> dict[str, object] | None:
