@@ -100,6 +100,14 @@ class Site:
 
 
 def https_server(context: ssl.SSLContext, answer: Callable[[str, str], str]) -> ThreadingHTTPServer:
+    return plain_server(answer, context)
+
+
+def plain_server(
+    answer: Callable[[str, str], str], context: ssl.SSLContext | None = None
+) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1 answering each GET with `answer(path, Accept-Language)`, over TLS with `context`."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -115,7 +123,8 @@ def https_server(context: ssl.SSLContext, answer: Callable[[str, str], str]) -> 
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -796,24 +805,6 @@ services:
     assert ("127.0.0.1", origin) in proxy.tunnels
     [comparison] = run["variants"]  # type: ignore[misc]
     assert comparison["summary"][0] == "the AI training clause appears in US, not in GB"
-
-
-def plain_server(answer: Callable[[str, str], str]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = answer(self.path, self.headers.get("Accept-Language", "")).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def test_a_document_added_to_a_service_with_variants_gets_them(tmp_path: Path) -> None:
