@@ -618,7 +618,7 @@ def flag_changes(
             continue
         for flag in found:
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
-    for heading in _new_headings(changes, previous):  # "No Text and Data Mining or AI Training"
+    for heading in _new_headings(changes, previous, old_headings):  # "No Text and Data Mining or AI Training"
         for flag in _flags_for(heading, None, Change("added", None, heading), taxonomy, translated, ()):
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
     for flag in _consent_in_section(changes, taxonomy, list(flags.values())):
@@ -640,15 +640,17 @@ def _headings_of(text: str | None) -> frozenset[str]:
     return frozenset(wording(next(g for g in m.groups() if g)) for m in HEADING_LINE.finditer(text))
 
 
-def _new_headings(changes: Sequence[Change], previous: str | None) -> list[Clause]:
+def _new_headings(
+    changes: Sequence[Change], previous: str | None, old_headings: frozenset[str]
+) -> list[Clause]:
     """Headings the change brought: not in the previous text, and every changed clause under them new.
 
     A list's lead-in ("We use your data to:") is part of its items' path too, but it is a clause already;
-    so is a paragraph of the previous text now set as a heading.
+    so is a paragraph of the previous text now set as a heading. `old_headings`: `_headings_of(previous)`.
     """
     if previous is None:
         return []
-    old = {wording(h) for c in changes if c.old for h in c.old.headings} | _headings_of(previous)
+    old = {wording(h) for c in changes if c.old for h in c.old.headings} | old_headings
     lead_ins = {wording(c.new.text) for c in changes if c.new}
     kinds: dict[tuple[str, ...], set[str]] = {}
     for change in changes:
