@@ -116,7 +116,7 @@ def segment(text: str) -> list[Clause]:
             lead_ins.pop()
         path = tuple(title for _, title in headings) + tuple(text for _, text in lead_ins)
         found = _line_clauses(line)
-        clauses.extend(Clause(sentence, path) for sentence in found)
+        clauses.extend(Clause(sentence, path, bool(lead_ins)) for sentence in found)
         if found and visible_text(found[-1]).endswith(":") and not line.startswith("|"):
             lead_ins.append((indent if is_item else -1, visible_text(found[-1]).rstrip(":")))
     return clauses

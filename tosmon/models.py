@@ -114,6 +114,9 @@ class Clause:
 
     text: str
     headings: tuple[str, ...] = ()
+    lead_in: bool = (
+        False  # the innermost of `headings` is the sentence introducing a list ("We use your data to:")
+    )
 
     @property
     def heading(self) -> str | None:

@@ -8,7 +8,9 @@ Only new wording flags. An added clause flags on any match. A changed clause fla
 term of a match lies in the words the change added, when its new words widen it (`widened_by`: a licence
 now reaching "third parties"), when it gains or loses an opt-out or opt-in for training, or when a
 training or licensing clause is reworded by enough meaningful words (`rewording_words`). Renames
-("Bard" to "Gemini Apps"), spelling fixes, numbers, punctuation and link targets never count.
+("Bard" to "Gemini Apps"), spelling fixes, numbers, punctuation, link targets and web addresses never
+count. A list item is read with its lead-in ("You grant us a licence to:" + "translate your posts"), and a
+reworded lead-in with its unchanged items.
 Moved and unchanged clauses never flag; a removed clause only flags when it takes away an opt-out or
 opt-in for training. When a whole version is replaced by a translation, clauses restating a category
 the old version already had are not news either.
@@ -22,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from typing import Literal
 
@@ -84,6 +86,10 @@ GLUED_MENU_ITEMS = 4
 HEADING_LINE = re.compile(
     r"^[ \t]*(?:#{1,6}[ \t]+(.+?)[ \t#]*|\*\*(.+?)\*\*:?[ \t]*|(.+)\n[ \t]*(?:=+|-+))$", re.MULTILINE
 )
+# a web address written out ("listed at perplexity.ai/hub/legal/third-party-models"): it says where, not what
+BARE_URL = re.compile(r"(?:\bhttps?://|\bwww\.)[^\s<>\"]+|\b[\w-]+(?:\.[\w-]+)+/[^\s<>\"]*", re.IGNORECASE)
+# an item of a list written inline after its lead-in: "(a) ...", "b) ...", "(iv) ...", "2. ..."
+ITEM_MARK = re.compile(r"^\W*(?:\(?(?:[a-z]|[ivx]{1,4}|\d{1,2})\)|\d{1,2}\.)\s", re.IGNORECASE)
 NEGATION_RUN = 3  # words around a negation a rewording may change and still only turn the clause around
 CONSENT_REACH = 2  # an opt-out this many changed clauses after a training clause, or nearer, is about it  # one word replaced by another this similar is a spelling fix or a typo
 
@@ -510,6 +516,14 @@ def _content_words(words: Sequence[str]) -> int:
     return sum(w.lower() not in FUNCTION_WORDS and i not in possessive for i, w in enumerate(words))
 
 
+def _readable(markdown: str) -> str:
+    """A clause's visible text with the web addresses it writes out blanked (their words are not wording)."""
+    text = visible_text(markdown)
+    if "/" not in text:
+        return text
+    return BARE_URL.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def _plain(markdown: str) -> str:
     """A clause's visible words, lower case, padded with spaces for whole-word substring tests."""
     return f" {' '.join(WORD.findall(visible_text(markdown).lower()))} "
@@ -584,7 +598,7 @@ def _translated_categories(changes: Sequence[Change], taxonomy: Taxonomy) -> set
     new_language, new_words = _language(added)
     if min(old_words, new_words) < TRANSLATION_MIN_WORDS or old_language == new_language:
         return set()
-    return {m.category.name for text in removed for m in evidence(visible_text(text), taxonomy)}
+    return {m.category.name for text in removed for m in evidence(_readable(text), taxonomy)}
 
 
 # -- flagging --------------------------------------------------------------------------------
@@ -618,6 +632,9 @@ def flag_changes(
             continue
         for flag in found:
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
+    flagged = {f.clause for f in flags.values()}
+    for flag in _reworded_lead_ins(changes, previous, taxonomy, flagged, taken_out):
+        flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
     for heading in _new_headings(changes, previous, old_headings):  # "No Text and Data Mining or AI Training"
         for flag in _flags_for(heading, None, Change("added", None, heading), taxonomy, translated, ()):
             flags.setdefault((flag.category, flag.clause, flag.consent_change), flag)
@@ -631,6 +648,61 @@ def flag_changes(
     if taxonomy.min_confidence == "high":
         return [f for f in flags.values() if f.confidence == "high"]
     return list(flags.values())
+
+
+def _reworded_lead_ins(
+    changes: Sequence[Change],
+    previous: str | None,
+    taxonomy: Taxonomy,
+    flagged: set[str],
+    taken_out: dict[int, str],
+) -> list[Flag]:
+    """A list's lead-in, reworded, changes what its items say even when they are unchanged ("You agree that
+    for Amazon Comprehend, Amazon Lex ...:" gaining "Amazon CodeWhisperer" above "(a) we may use your
+    content to improve the service"): it is judged with its items, as one clause, and flagged alone."""
+    lead_ins = [
+        c
+        for c in changes
+        if c.kind == "changed" and c.new and c.old and c.new.text not in flagged and _is_lead_in(c.new.text)
+    ]
+    if not lead_ins or previous is None:
+        return []
+    clauses = segment(previous)
+    starts: dict[str, int] = {}
+    for index, clause in enumerate(clauses):
+        starts.setdefault(wording(clause.text), index)
+    found = []
+    for change in lead_ins:
+        assert change.old and change.new
+        lead = wording(change.old.text)
+        start = starts.get(lead)
+        if start is None:
+            continue
+        under = " ".join(
+            c.text for c in itertools.takewhile(partial(_is_item_of, lead), clauses[start + 1 :])
+        )
+        if not under:
+            continue
+        own = taken_out[id(change.old)]
+        others = [w for w in taken_out.values() if w != own]
+        new = Clause(f"{change.new.text} {under}", change.new.headings, change.new.lead_in)
+        old = Clause(f"{change.old.text} {under}", change.old.headings, change.old.lead_in)
+        found += [
+            replace(f, clause=change.new.text) for f in _flags_for(new, old, change, taxonomy, set(), others)
+        ]
+    return found
+
+
+def _is_lead_in(markdown: str) -> bool:
+    return visible_text(markdown).rstrip().endswith(":")
+
+
+def _is_item_of(lead: str, clause: Clause) -> bool:
+    """Whether a clause is an item of the list the lead-in worded `lead` introduces: set under it, or
+    written on after it as "(a) ...; (b) ..."."""
+    return bool(clause.headings and wording(clause.headings[-1]) == lead) or bool(
+        ITEM_MARK.match(clause.text)
+    )
 
 
 def _headings_of(text: str | None) -> frozenset[str]:
@@ -682,9 +754,9 @@ def _consent_in_section(changes: Sequence[Change], taxonomy: Taxonomy, flags: li
             continue
         if last is None or index - last[0] > CONSENT_REACH or clause.heading != last[1]:
             continue
-        text = visible_text(clause.text)
+        text = _readable(clause.text)
         consent = _consent(text, taxonomy)
-        if not consent or (change.old and _consent(visible_text(change.old.text), taxonomy) == consent):
+        if not consent or (change.old and _consent(_readable(change.old.text), taxonomy) == consent):
             continue
         wording = taxonomy.opt_out if consent == "opt-out" else taxonomy.opt_in
         found.append(
@@ -724,15 +796,17 @@ def _flags_for(
     """The flags of one added or changed clause; `elsewhere` is the wording the change took out."""
     if _is_navigation(clause.text):
         return []
-    text = visible_text(clause.text)
-    old_text = visible_text(old.text) if old else ""
+    # a list item says what it says with its lead-in: "you grant us a licence to:" + "use your Content to develop ..."
+    lead = f"{clause.headings[-1]}: " if clause.lead_in else ""
+    text = lead + _readable(clause.text)
+    old_text = (f"{old.headings[-1]}: " if old.lead_in else "") + _readable(old.text) if old else ""
     if old:
         edit = _edit(old_text, text, elsewhere, taxonomy.negations)
     else:
-        words = WORD.findall(text)
+        words = WORD.findall(text[len(lead) :])
         if len(words) >= MOVED_WORDS and _found_in(words, elsewhere):
             return []  # a sentence cut out of a clause the change rewrote or removed: not new wording
-        edit = Edit(((0, len(text)),), len(words))
+        edit = Edit(((len(lead), len(text)),), len(words))
     added = list(edit.added)
     matches = evidence(text, taxonomy)
     consent = _consent(text, taxonomy)
@@ -754,7 +828,7 @@ def _flags_for(
             new_matches.append(
                 replace(match, rule=f"{match.category.name}.negation", terms=(*match.terms, *edit.turned))
             )
-        elif old and (widening := _widening(match.category, text, added)):
+        elif old and (widening := _widening(match.category, _mask(text, taxonomy.ignore), added)):
             rule = f"{match.category.name}.widened_by"
             new_matches.append(replace(match, rule=rule, terms=(*match.terms, *widening)))
         elif old and match.category.rewording_words and edit.words >= match.category.rewording_words:
@@ -810,7 +884,7 @@ def _widening(category: Category, text: str, added: list[tuple[int, int]]) -> tu
 def _removed_consent(clause: Clause, taxonomy: Taxonomy, still_given: set[str]) -> list[Flag]:
     """A removed training clause that gave an opt-out or an opt-in takes that choice away, unless the new
     wording still gives the same choice (`still_given` holds the choices and categories still there)."""
-    text = visible_text(clause.text)
+    text = _readable(clause.text)
     consent = _consent(text, taxonomy)
     if not consent or consent in still_given or "training" in still_given:
         return []
