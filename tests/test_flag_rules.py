@@ -125,6 +125,17 @@ def test_headings_are_judged_only_when_the_previous_text_is_given() -> None:
     assert flag_changes(diff_versions(before, after), TAXONOMY) == []
 
 
+def test_reworded_lead_in_is_judged_with_its_unchanged_items_only() -> None:
+    before = "# Terms\n\nYou grant us the following rights:\n\n- a licence to display your content.\n"
+    after = "# Terms\n\nYou grant us and our partners the following rights:\n\n- a licence to display and translate your content.\n"
+    flags = flag_changes(diff_versions(before, after), TAXONOMY, previous=before)
+    # the changed item carries the change, read with its new lead-in; the lead-in has no unchanged item to speak for
+    assert [(f.clause, f.category) for f in flags] == [
+        ("a licence to display and translate your content.", "licensing")
+    ]
+    assert "partners" in flags[0].terms
+
+
 def test_opt_out_right_after_a_new_training_clause_is_a_training_flag() -> None:
     before = "# Terms\n\n## Your data\n\nWe keep your data safe.\n"
     after = (

@@ -668,6 +668,7 @@ def _reworded_lead_ins(
     if not lead_ins or previous is None:
         return []
     clauses = segment(previous)
+    changed = set(taken_out.values())
     starts: dict[str, int] = {}
     for index, clause in enumerate(clauses):
         starts.setdefault(wording(clause.text), index)
@@ -678,9 +679,8 @@ def _reworded_lead_ins(
         start = starts.get(lead)
         if start is None:
             continue
-        under = " ".join(
-            c.text for c in itertools.takewhile(partial(_is_item_of, lead), clauses[start + 1 :])
-        )
+        items = itertools.takewhile(partial(_is_item_of, lead), clauses[start + 1 :])
+        under = " ".join(c.text for c in items if _plain(c.text) not in changed)  # changed ones speak for themselves
         if not under:
             continue
         own = taken_out[id(change.old)]
