@@ -680,7 +680,9 @@ def _reworded_lead_ins(
         if start is None:
             continue
         items = itertools.takewhile(partial(_is_item_of, lead), clauses[start + 1 :])
-        under = " ".join(c.text for c in items if _plain(c.text) not in changed)  # changed ones speak for themselves
+        under = " ".join(
+            c.text for c in items if _plain(c.text) not in changed
+        )  # changed ones speak for themselves
         if not under:
             continue
         own = taken_out[id(change.old)]
