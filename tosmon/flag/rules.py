@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
@@ -90,6 +91,7 @@ HEADING_LINE = re.compile(
 BARE_URL = re.compile(r"(?:\bhttps?://|\bwww\.)[^\s<>\"]+|\b[\w-]+(?:\.[\w-]+)+/[^\s<>\"]*", re.IGNORECASE)
 # an item of a list written inline after its lead-in: "(a) ...", "b) ...", "(iv) ...", "2. ..."
 ITEM_MARK = re.compile(r"^\W*(?:\(?(?:[a-z]|[ivx]{1,4}|\d{1,2})\)|\d{1,2}\.)\s", re.IGNORECASE)
+INFLECTION = re.compile(r"(?<=\w{3})(?:ing|ed|es|e|s|d)$")  # "personalizes", "Outputs": the word's mention
 NEGATION_RUN = 3  # words around a negation a rewording may change and still only turn the clause around
 CONSENT_REACH = 2  # an opt-out this many changed clauses after a training clause, or nearer, is about it  # one word replaced by another this similar is a spelling fix or a typo
 
@@ -823,7 +825,9 @@ def _flags_for(
         is_training = match.category.name == "training"
         if match.category.name in translated:
             continue
-        if _overlaps(match.spans, added) or (is_training and consent_change):
+        if (_overlaps(match.spans, added) and not (old and _no_new_mention(match, text, old_text))) or (
+            is_training and consent_change
+        ):
             new_matches.append(match)
         elif edit.turned:
             # "We do not use your content to train our models" losing its "not": nothing added, all changed
@@ -864,6 +868,28 @@ def _flags_for(
             )
         )
     return flags
+
+
+def _no_new_mention(match: Match, text: str, old_text: str) -> bool:
+    """Whether a rewording names nothing its rule looks for that the old wording did not name as often: the
+    words around the mentions changed ("Gemini personalizes" -> "Gemini can personalize", "the Output may
+    not be unique" -> "Outputs are probabilistic and may not be unique"), not what the clause is about.
+    A mention is known by its first word without inflection; "machine learning" -> "AI" is a new one."""
+    name = match.rule.split(" (")[0].split(".", 1)[1]
+    rule = next((r for r in match.category.rules if r.name == name), None)
+    if rule is None:
+        return False
+
+    def mentions(t: str) -> Counter[str]:
+        return Counter(
+            INFLECTION.sub("", WORD.findall(m.group(0).lower())[0])
+            for pattern in (rule.terms, rule.near)
+            if pattern
+            for m in pattern.finditer(t)
+            if WORD.search(m.group(0)) and not (rule.negative and _covered(rule.negative, t, m.span()))
+        )
+
+    return not mentions(text) - mentions(old_text)
 
 
 def _negations(negations: re.Pattern[str], words: Sequence[str]) -> Iterable[tuple[str, int, int]]:
