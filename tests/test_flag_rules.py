@@ -111,6 +111,29 @@ def test_new_heading_is_flagged_as_a_clause_of_its_own() -> None:
     assert {f.heading for f in flags} == {"Terms"}
 
 
+def test_faq_question_is_flagged_as_the_title_of_a_new_answer() -> None:
+    before = "# Privacy\n\nWe keep your chats for 18 months.\n"
+    after = (
+        before
+        + "\nDoes Google use my chats to train its AI models?\n\nYes, unless you turn this setting off.\n"
+    )
+    flags = flag_changes(diff_versions(before, after), TAXONOMY, previous=before)
+    assert [(f.clause, f.category, f.consent) for f in flags] == [
+        ("Does Google use my chats to train its AI models?", "training", None),
+        ("Yes, unless you turn this setting off.", "training", "opt-out"),
+    ]
+
+
+def test_faq_question_reworded_above_an_unchanged_answer_is_not_flagged() -> None:
+    answer = "\n\nYou can choose this in Gemini Apps Activity.\n"
+    before = "# Privacy\n\nHow can I control whether Google uses my audio to improve its services?" + answer
+    after = (
+        "# Privacy\n\nHow can I control whether Google uses my audio and Gemini Live videos to improve its services?"
+        + answer
+    )
+    assert flag_changes(diff_versions(before, after), TAXONOMY, previous=before) == []
+
+
 def test_existing_heading_over_a_new_clause_is_not_flagged_again() -> None:
     before = "# Terms\n\n## Artificial intelligence\n\nWe describe our practices.\n"
     after = (

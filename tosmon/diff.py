@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter
 
 from diff_match_patch import diff_match_patch
@@ -55,6 +55,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 WORD_OR_MARK = re.compile(r"\w+|\s+|[^\w\s]")
 NUMBERING = re.compile(r"^(?:(?:\d{1,3}|[a-z]|[ivx]{1,4}) )+")
 PAIRING_THRESHOLD = 0.5
+QUESTION_TITLE_WORDS = 30  # a question alone on its line, this short, titles the answer below it
 MIN_CLAUSE_CHARS = 60  # a semicolon or colon only ends a clause this long
 LONG_SEQUENCE = 1000  # keys in both sequences together, beyond which diff_sequences cuts at anchors
 
@@ -102,6 +103,8 @@ def segment(text: str) -> list[Clause]:
             level, title = (1 if following[0] == "=" else 2), line
         elif bold and not bold.group(1).rstrip().endswith((".", ";", ",")):
             level, title = 7, bold.group(1)
+        elif line.rstrip("*_ ").endswith("?") and _is_question_title(line, _next_text(lines, index)):
+            level, title = 8, line
         if level:
             title = visible_text(title).strip(" :")
             while headings and headings[-1][0] >= level:
@@ -120,6 +123,23 @@ def segment(text: str) -> list[Clause]:
         if found and visible_text(found[-1]).endswith(":") and not line.startswith("|"):
             lead_ins.append((indent if is_item else -1, visible_text(found[-1]).rstrip(":")))
     return clauses
+
+
+def _next_text(lines: list[str], index: int) -> str:
+    return next((line for line in islice(lines, index + 1, None) if line), "")
+
+
+def _is_question_title(line: str, following: str) -> bool:
+    """A question standing alone on its line above a paragraph is the title of the answer below it, as in a
+    privacy FAQ ("How can I control whether Google uses my audio to improve its services?"): a heading."""
+    if not following or line.startswith("|") or LIST_MARKER.match(line) or HEADING.match(following):
+        return False
+    text = visible_text(line)
+    return (
+        text.endswith("?")
+        and len(WORD.findall(text)) <= QUESTION_TITLE_WORDS
+        and len(split_sentences(text)) == 1
+    )
 
 
 def _line_clauses(line: str) -> list[str]:

@@ -37,6 +37,7 @@ from tosmon.models import Change, Clause, Flag
 DEFAULT_WINDOW = 12
 MOVED_WORDS = 3  # a run of this many words or more found in removed wording was moved, not written
 NEGATIVE_REACH = 120  # characters around a term where a negative context may start or end
+PARENTHESES_REACH = 3  # words in parentheses do not count towards a window, within this many windows' length
 MAX_WORD_CHARS = 40  # bounds the proximity search in a pathological clause (one long run of letters)
 TOP_KEYS = {"version", "window", "categories", "consent", "names", "ignore", "negations", "min_confidence"}
 CATEGORY_KEYS = {
@@ -425,14 +426,30 @@ def _near(rule: Rule, text: str, span: tuple[int, int]) -> re.Match[str] | None:
 
 
 def _word_offset(text: str, position: int, words: int) -> int:
-    """Where the text `words` words before (negative) or after `position` begins or ends."""
-    reach = abs(words) * MAX_WORD_CHARS  # look no further than that many words could span
+    """Where the text `words` words before (negative) or after `position` begins or ends. Words inside
+    parentheses do not count: "licence (including, without limitation, replication, ..., publication) such
+    Submitted Contents" keeps its grant and its object as near as they are without the examples."""
+    reach = abs(words) * MAX_WORD_CHARS * PARENTHESES_REACH  # look no further than that many words could span
     if words < 0:
         start = max(0, position - reach)
-        spaces = [m.start() for m in re.finditer(r"\s+", text[start:position])]
-        return start + spaces[words] if len(spaces) >= -words else start
-    found = list(re.finditer(r"\s+", text[position : position + reach]))
-    return position + found[words].start() if len(found) > words else min(len(text), position + reach)
+        tokens = list(re.finditer(r"\S+", text[start:position]))[::-1]
+        opening, closing = ")", "("
+    else:
+        start = position
+        tokens = list(re.finditer(r"\S+", text[position : position + reach]))
+        opening, closing = "(", ")"
+    depth = 0
+    counted = 0
+    for token in tokens:
+        word = token.group(0)
+        inside = depth > 0 or (word.endswith(opening) if words < 0 else word.startswith(opening))
+        depth = max(0, depth + word.count(opening) - word.count(closing))
+        if inside:
+            continue
+        counted += 1
+        if counted > abs(words):
+            return start + (token.end() if words < 0 else token.start())
+    return start if words < 0 else min(len(text), position + reach)
 
 
 def _consent(text: str, taxonomy: Taxonomy) -> Consent | None:
@@ -745,14 +762,16 @@ def _new_headings(
 
 def _consent_in_section(changes: Sequence[Change], taxonomy: Taxonomy, flags: list[Flag]) -> list[Flag]:
     """An opt-out or objection added right after a new training clause, under the same heading, belongs to
-    it even when it does not repeat the training words ("how you can exercise your right to object")."""
+    it even when it does not repeat the training words ("how you can exercise your right to object"); so
+    does one under a new training heading ("Does Google use my chats to train its AI models?" - "Yes,
+    unless you turn this setting off.")."""
     training = {f.clause for f in flags if f.category == "training"}
     flagged = {f.clause for f in flags}
     found = []
     last: tuple[int, str | None] | None = None  # where the last training clause was, and its heading
     for index, change in enumerate(changes):
         clause = change.new
-        if clause and clause.text in training:
+        if clause and (clause.text in training or (clause.headings and clause.headings[-1] in training)):
             last = (index, clause.heading)
         if change.kind not in ("added", "changed") or not clause or clause.text in flagged:
             continue
