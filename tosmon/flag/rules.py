@@ -538,7 +538,7 @@ def _content_words(words: Sequence[str]) -> int:
 def _readable(markdown: str) -> str:
     """A clause's visible text with the web addresses it writes out blanked (their words are not wording)."""
     text = visible_text(markdown)
-    if "/" not in text:
+    if "/" not in text and "www." not in text:
         return text
     return BARE_URL.sub(lambda m: " " * len(m.group(0)), text)
 
