@@ -142,6 +142,7 @@ class Match:
     terms: tuple[str, ...]
     spans: tuple[tuple[int, int], ...]
     confidence: Confidence = "high"
+    found_by: Rule | None = None  # the taxonomy's rule that matched (None for a user-made Match)
 
 
 # -- loading and checking --------------------------------------------------------------------
@@ -407,7 +408,7 @@ def _category_matches(text: str, category: Category) -> Iterable[Match]:
         if spans:
             unique = tuple(dict.fromkeys(terms))
             name = f"{category.name}.{rule.name} ({rule.languages[min(languages)]})"
-            yield Match(category, name, unique, tuple(spans), rule.confidence)
+            yield Match(category, name, unique, tuple(spans), rule.confidence, rule)
 
 
 def _covered(negative: re.Pattern[str], text: str, span: tuple[int, int]) -> bool:
@@ -699,9 +700,8 @@ def _reworded_lead_ins(
         if start is None:
             continue
         items = itertools.takewhile(partial(_is_item_of, lead), clauses[start + 1 :])
-        under = " ".join(
-            c.text for c in items if _plain(c.text) not in changed
-        )  # changed ones speak for themselves
+        # the items the change rewrote speak for themselves
+        under = " ".join(c.text for c in items if _plain(c.text) not in changed)
         if not under:
             continue
         own = taken_out[id(change.old)]
@@ -819,10 +819,9 @@ def _flags_for(
     """The flags of one added or changed clause; `elsewhere` is the wording the change took out."""
     if _is_navigation(clause.text):
         return []
-    # a list item says what it says with its lead-in: "you grant us a licence to:" + "use your Content to develop ..."
-    lead = f"{clause.headings[-1]}: " if clause.lead_in else ""
+    lead = _lead_in_of(clause)
     text = lead + _readable(clause.text)
-    old_text = (f"{old.headings[-1]}: " if old.lead_in else "") + _readable(old.text) if old else ""
+    old_text = _lead_in_of(old) + _readable(old.text) if old else ""
     if old:
         edit = _edit(old_text, text, elsewhere, taxonomy.negations)
     else:
@@ -889,13 +888,17 @@ def _flags_for(
     return flags
 
 
+def _lead_in_of(clause: Clause) -> str:
+    """What a list item is read after: its lead-in ("you grant us a licence to:" + "use your Content to ...")."""
+    return f"{clause.headings[-1]}: " if clause.lead_in else ""
+
+
 def _no_new_mention(match: Match, text: str, old_text: str) -> bool:
     """Whether a rewording names nothing its rule looks for that the old wording did not name as often: the
     words around the mentions changed ("Gemini personalizes" -> "Gemini can personalize", "the Output may
     not be unique" -> "Outputs are probabilistic and may not be unique"), not what the clause is about.
     A mention is known by its first word without inflection; "machine learning" -> "AI" is a new one."""
-    name = match.rule.split(" (")[0].split(".", 1)[1]
-    rule = next((r for r in match.category.rules if r.name == name), None)
+    rule = match.found_by
     if rule is None:
         return False
 
